@@ -1,0 +1,64 @@
+"""derivcheck: is this derivative right?
+
+SymPy against central differences, for hand-derived rules and for the
+hand-written ``backward`` of numpy layers.
+
+Importing this package is light: SymPy, Hypothesis and pytest are imported
+only when a check needs them, so the command line starts fast.
+
+>>> import derivcheck as dc
+>>> dc.check_derivative("3*(2*x**2)**5", "960*x**9", wrt="x").verdict
+<Verdict.PROVEN: 'proven'>
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from derivcheck.errors import InputError
+from derivcheck.report import Verdict
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ClaimReport",
+    "InputError",
+    "LayerReport",
+    "Verdict",
+    "check_claim",
+    "check_derivative",
+    "check_gradient",
+    "check_jacobian",
+    "check_layer",
+]
+
+# public name -> module that defines it; imported on first access (PEP 562)
+_LAZY = {
+    "ClaimReport": "derivcheck.report",
+    "LayerReport": "derivcheck.layer_report",
+    "check_claim": "derivcheck.claims",
+    "check_derivative": "derivcheck.claims",
+    "check_gradient": "derivcheck.claims",
+    "check_jacobian": "derivcheck.layers",
+    "check_layer": "derivcheck.layers",
+}
+
+if TYPE_CHECKING:
+    from derivcheck.claims import check_claim, check_derivative, check_gradient
+    from derivcheck.layer_report import LayerReport
+    from derivcheck.layers import check_jacobian, check_layer
+    from derivcheck.report import ClaimReport
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'derivcheck' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
