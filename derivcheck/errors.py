@@ -49,11 +49,7 @@ class InputError(ValueError):
         if self.text is None or self.position is None:
             return self.message
         line = self.text.replace("\n", " ")
-        return (
-            f"{self.message} at position {self.position}\n"
-            f"    {line}\n"
-            f"    {' ' * self.position}^"
-        )
+        return f"{self.message} at position {self.position}\n    {line}\n    {' ' * self.position}^"
 
 
 class ParseError(InputError):

@@ -1,0 +1,379 @@
+"""The ``derivcheck`` command.
+
+``derivcheck claim TEXT``, ``derivcheck check FILE``, ``derivcheck layer
+MODULE:CLASS`` and ``derivcheck demo``.  Exit status: 0 all ok, 1 something
+refuted or failed, 2 bad input or usage.  No traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from derivcheck.errors import InputError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="derivcheck",
+        description="Is this derivative right? SymPy against central differences.",
+        epilog="Exit status: 0 all ok, 1 something refuted or failed, 2 bad input or usage.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+    p = sub.add_parser("claim", help='check one claim, e.g. "d/dx 3*x^2 = 6*x"')
+    p.add_argument("text", help="the claim: d/dx EXPR = CLAIM")
+    p.add_argument(
+        "--domain",
+        action="append",
+        default=[],
+        metavar="VAR=LO:HI",
+        help="restrict a variable to an interval (repeatable), e.g. x=0:10",
+    )
+    common(p)
+
+    p = sub.add_parser("check", help="check a file of claims, one per line, '#' comments")
+    p.add_argument("file", help="path of the rules file ('-' for standard input)")
+    common(p)
+
+    p = sub.add_parser("layer", help="gradient-check a layer class: MODULE:CLASS or FILE.py:CLASS")
+    p.add_argument(
+        "target", help="e.g. derivcheck.examples.book:Layer_Dense or mylayers.py:MyLayer"
+    )
+    p.add_argument(
+        "--args",
+        default="",
+        metavar="A,B,...",
+        help="constructor arguments: numbers or NAME=number, comma-separated, "
+        "e.g. 4,3,weight_regularizer_l2=0.01",
+    )
+    p.add_argument(
+        "--shape", default=None, metavar="B,N", help="input shape (default 5,4 or 5,N_INPUTS)"
+    )
+    p.add_argument(
+        "--labels",
+        choices=["none", "sparse", "onehot", "binary", "real"],
+        default="none",
+        help="the class is a loss: draw labels of this kind (default none)",
+    )
+    p.add_argument("--mode", choices=["auto", "full", "directional"], default="auto")
+    p.add_argument("--reference", choices=["numeric", "symbolic", "both"], default="numeric")
+    p.add_argument(
+        "--plot", metavar="FILE.png", help="draw the per-entry relative error (needs matplotlib)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress indicator on stderr")
+    common(p)
+
+    p = sub.add_parser("demo", help="the book's chapters 7-9, checked end to end")
+    common(p)
+    return parser
+
+
+def _parse_domain(items: Sequence[str]) -> dict[str, tuple[float, float]] | None:
+    if not items:
+        return None
+    domain: dict[str, tuple[float, float]] = {}
+    for item in items:
+        name, sep, rng = item.partition("=")
+        lo, sep2, hi = rng.partition(":")
+        try:
+            if not (sep and sep2):
+                raise ValueError
+            domain[name.strip()] = (float(lo), float(hi))
+        except ValueError:
+            raise InputError(f"`--domain` must look like VAR=LO:HI, got {item!r}") from None
+    return domain
+
+
+def _emit(payload: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(payload, indent=2, default=str))
+    else:
+        print(payload)
+
+
+def _cmd_claim(args: argparse.Namespace) -> int:
+    from derivcheck.claims import check_claim
+
+    report = check_claim(args.text, domain=_parse_domain(args.domain), seed=args.seed)
+    _emit(report.to_dict() if args.json else report, args.json)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _read_rules(path: str) -> list[tuple[int, str]]:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read rules file {path!r}: {exc}") from None
+    rules = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        claim = line.split("#", 1)[0].strip()
+        if claim:
+            rules.append((number, claim))
+    if not rules:
+        raise InputError(f"rules file {path!r} holds no claim")
+    return rules
+
+
+def _check_rules(
+    rules: Sequence[tuple[int | str, str]], seed: int, as_json: bool, title: str
+) -> bool:
+    """Check every claim, bad lines included; print a summary table. True if all ok."""
+    from derivcheck.claims import check_claim
+    from derivcheck.report import summary_table
+
+    rows: list[tuple[str, Any]] = []
+    payload = []
+    all_ok = True
+    for where, text in rules:
+        try:
+            report = check_claim(text, seed=seed)
+        except InputError as exc:
+            all_ok = False
+            payload.append({"line": where, "claim": text, "error": str(exc)})
+            rows.append((text, exc))
+            continue
+        all_ok &= report.ok
+        payload.append({"line": where, "claim": text, **report.to_dict()})
+        rows.append((text, report))
+    if as_json:
+        print(json.dumps({"title": title, "ok": all_ok, "claims": payload}, indent=2, default=str))
+    else:
+        print(title)
+        print(summary_table(rows))
+        for _, report in rows:
+            if not isinstance(report, InputError) and not report.ok:
+                print()
+                print(report)
+    return all_ok
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    rules = _read_rules(args.file)
+    ok = _check_rules(rules, args.seed, args.json, f"{args.file}: {len(rules)} claims")
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def _load_class(target: str) -> Any:
+    module_name, sep, attr = target.rpartition(":")
+    if not sep or not module_name or not attr.isidentifier():
+        raise InputError(f"layer target must be MODULE:CLASS or FILE.py:CLASS, got {target!r}")
+    try:
+        if module_name.endswith(".py") or "/" in module_name:
+            path = Path(module_name)
+            if not path.is_file():
+                raise InputError(f"no such file: {module_name!r}")
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            if spec is None or spec.loader is None:
+                raise InputError(f"cannot import {module_name!r}")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        else:
+            if "" not in sys.path:
+                sys.path.insert(0, "")
+            module = importlib.import_module(module_name)
+    except InputError:
+        raise
+    except Exception as exc:  # the user's module failed to import: say so, no traceback
+        raise InputError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise InputError(f"module {module_name!r} has no attribute {attr!r}") from None
+
+
+def _parse_number(text: str) -> int | float:
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"`--args` takes numbers only, got {text!r}") from None
+
+
+def _parse_args_option(text: str) -> tuple[list[int | float], dict[str, int | float]]:
+    positional: list[int | float] = []
+    keywords: dict[str, int | float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if sep:
+            if not name.strip().isidentifier():
+                raise InputError(f"`--args`: {name.strip()!r} is not a parameter name")
+            keywords[name.strip()] = _parse_number(value)
+        elif keywords:
+            raise InputError("`--args`: a positional argument follows a NAME=value one")
+        else:
+            positional.append(_parse_number(item))
+    return positional, keywords
+
+
+def _parse_shape(text: str | None, positional: Sequence[int | float]) -> tuple[int, ...]:
+    if text is None:
+        n_inputs = positional[0] if positional and isinstance(positional[0], int) else 4
+        return (5, int(n_inputs))
+    message = f"`--shape` must be comma-separated positive integers, got {text!r}"
+    try:
+        shape = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise InputError(message) from None
+    if not shape or min(shape) < 1:
+        raise InputError(message)
+    return shape
+
+
+def _make_labels(kind: str, shape: tuple[int, ...], rng: Any) -> Any:
+    import numpy as np
+
+    if kind == "none":
+        return None
+    samples, classes = shape[0], shape[-1]
+    if kind == "sparse":
+        return rng.integers(0, classes, size=samples)
+    if kind == "onehot":
+        return np.eye(classes)[rng.integers(0, classes, size=samples)]
+    if kind == "binary":
+        return rng.integers(0, 2, size=shape).astype(float)
+    return rng.normal(size=shape)
+
+
+def _cmd_layer(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    cls = _load_class(args.target)
+    positional, keywords = _parse_args_option(args.args)
+    shape = _parse_shape(args.shape, positional)
+    try:
+        layer = cls(*positional, **keywords)
+    except Exception as exc:
+        raise InputError(f"cannot construct {args.target}: {type(exc).__name__}: {exc}") from None
+    rng = np.random.default_rng(args.seed)
+    if args.labels == "none":
+        inputs = rng.normal(size=shape)
+    else:
+        # predictions of a loss: probabilities clear of 0 and 1, rows normalised
+        inputs = rng.uniform(0.05, 0.95, size=shape)
+        if args.labels in ("sparse", "onehot"):
+            inputs /= inputs.sum(axis=-1, keepdims=True)
+    y_true = _make_labels(args.labels, shape, rng)
+    from derivcheck.layers import check_layer
+
+    with _Progress(enabled=not (args.no_progress or args.json)):
+        report = check_layer(
+            layer, inputs, y_true, mode=args.mode, reference=args.reference, seed=args.seed
+        )
+    _emit(report.to_dict() if args.json else report, args.json)
+    if args.plot and not report.ok:
+        from derivcheck.plot import plot_report
+
+        plot_report(report, args.plot)
+        if not args.json:
+            print(f"plot written to {args.plot}")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+class _Progress:
+    """An elapsed-time indicator on stderr for checks that take more than a second."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._stop = False
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            import threading
+
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        start = time.perf_counter()
+        spinner = "|/-\\"
+        i = 0
+        while not self._stop:
+            time.sleep(0.1)
+            elapsed = time.perf_counter() - start
+            if elapsed > 1.0:
+                sys.stderr.write(f"\rchecking {spinner[i % 4]} {elapsed:5.1f} s")
+                sys.stderr.flush()
+                i += 1
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self._stop = True
+            self._thread.join()
+            sys.stderr.write("\r" + " " * 30 + "\r")
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from derivcheck.demo import run_demo
+
+    return EXIT_OK if run_demo(seed=args.seed, as_json=args.json) else EXIT_FAILED
+
+
+_COMMANDS = {"claim": _cmd_claim, "check": _cmd_check, "layer": _cmd_layer, "demo": _cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status.
+
+    Examples
+    --------
+    >>> main(["claim", "d/dx 3*x^2 = 6*x"])  # doctest: +ELLIPSIS
+    d/dx 3*x^2 = 6*x
+    ...
+    0
+    """
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return _COMMANDS[args.command](args)
+    except InputError as exc:
+        message = str(exc).replace("\n", "\n  ")
+        print(f"derivcheck: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("derivcheck: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # never show a traceback; say it is our bug
+        print(
+            f"derivcheck: internal error: {type(exc).__name__}: {exc} "
+            "(please report this with the command you ran)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+def console_main() -> None:  # pragma: no cover - the installed script
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    console_main()

@@ -1,0 +1,98 @@
+"""derivcheck's pytest plugin, registered through the ``pytest11`` entry point.
+
+Adds the options ``--derivcheck-seed`` and ``--derivcheck-max-examples`` and the
+``derivcheck`` fixture: the ``assert_*`` helpers of :mod:`derivcheck.testing`
+with the session's seed filled in, so one command-line flag re-runs a whole
+suite's checks at another seed::
+
+    def test_my_layer(derivcheck):
+        derivcheck.assert_layer(MyLayer(4, 3), inputs)
+
+The plugin imports nothing heavy: SymPy and Hypothesis load only when a check runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from derivcheck import testing
+
+__all__ = ["DerivcheckFixture", "derivcheck"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("derivcheck", "derivative and gradient checks")
+    group.addoption(
+        "--derivcheck-seed",
+        type=int,
+        default=0,
+        help="seed for every check run through the derivcheck fixture (default 0)",
+    )
+    group.addoption(
+        "--derivcheck-max-examples",
+        type=int,
+        default=None,
+        help="Hypothesis examples for derivcheck.assert_layer_property (default 50)",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if config.getoption("derivcheck_seed", 0) != 0:
+        return f"derivcheck: seed={config.getoption('derivcheck_seed')}"
+    return None
+
+
+class DerivcheckFixture:
+    """The ``assert_*`` helpers with the session's seed.
+
+    Examples
+    --------
+    >>> fixture = DerivcheckFixture(seed=3)
+    >>> fixture.seed
+    3
+    >>> fixture.assert_claim("d/dx x^2 = 2x").seed
+    3
+    """
+
+    def __init__(self, seed: int = 0, max_examples: int | None = None) -> None:
+        self.seed = seed
+        self.max_examples = max_examples
+
+    def assert_derivative(self, expr: Any, claimed: Any, wrt: Any = None, **kw: Any) -> Any:
+        __tracebackhide__ = True
+        return testing.assert_derivative(expr, claimed, wrt, **{"seed": self.seed, **kw})
+
+    def assert_gradient(self, expr: Any, claimed: Any, wrt: Any, **kw: Any) -> Any:
+        __tracebackhide__ = True
+        return testing.assert_gradient(expr, claimed, wrt, **{"seed": self.seed, **kw})
+
+    def assert_claim(self, text: str, **kw: Any) -> Any:
+        __tracebackhide__ = True
+        return testing.assert_claim(text, **{"seed": self.seed, **kw})
+
+    def assert_layer(self, layer: Any, inputs: Any, y_true: Any = None, **kw: Any) -> Any:
+        __tracebackhide__ = True
+        return testing.assert_layer(layer, inputs, y_true, **{"seed": self.seed, **kw})
+
+    def assert_jacobian(self, fun: Any, jac: Any, x: Any, **kw: Any) -> Any:
+        __tracebackhide__ = True
+        return testing.assert_jacobian(fun, jac, x, **{"seed": self.seed, **kw})
+
+    def assert_layer_property(self, make_layer: Any, **kw: Any) -> None:
+        __tracebackhide__ = True
+        if self.max_examples is not None:
+            kw.setdefault("max_examples", self.max_examples)
+        kw.setdefault("seed", self.seed)
+        testing.assert_layer_property(make_layer, **kw)
+
+
+@pytest.fixture
+def derivcheck(request: pytest.FixtureRequest) -> DerivcheckFixture:
+    """The derivcheck ``assert_*`` helpers, seeded from ``--derivcheck-seed``."""
+    config = request.config
+    return DerivcheckFixture(
+        seed=config.getoption("derivcheck_seed", 0),
+        max_examples=config.getoption("derivcheck_max_examples", None),
+    )
