@@ -1,0 +1,63 @@
+"""The public surface: exactly ``__all__``, sorted, and a light import."""
+
+import subprocess
+import sys
+
+import derivcheck
+
+
+def test_all_is_sorted_and_unique():
+    assert list(derivcheck.__all__) == sorted(set(derivcheck.__all__))
+
+
+def test_every_public_name_resolves():
+    for name in derivcheck.__all__:
+        assert getattr(derivcheck, name) is not None, name
+
+
+def test_public_names_are_exactly_all():
+    public = {name for name in dir(derivcheck) if not name.startswith("_")}
+    submodules = {
+        name
+        for name in public
+        if type(getattr(derivcheck, name)).__name__ == "module"
+    }
+    assert public - submodules - {"annotations", "importlib", "TYPE_CHECKING", "Any"} == set(
+        derivcheck.__all__
+    )
+
+
+def test_unknown_attribute_raises_attribute_error():
+    try:
+        derivcheck.no_such_thing  # noqa: B018
+    except AttributeError as exc:
+        assert "no_such_thing" in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("expected AttributeError")
+
+
+def test_import_is_light():
+    # a fresh interpreter: nothing heavy may load with the package or the CLI module
+    code = (
+        "import sys, derivcheck, derivcheck.cli, derivcheck.numeric, derivcheck.testing; "
+        "print(sorted(m for m in ('sympy', 'hypothesis', 'pytest', 'mpmath', 'matplotlib') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_verdict_values():
+    assert [v.value for v in derivcheck.Verdict] == [
+        "proven",
+        "confirmed",
+        "refuted",
+        "inconclusive",
+    ]
+    assert derivcheck.Verdict("refuted") is derivcheck.Verdict.REFUTED
+
+
+def test_input_error_is_value_error():
+    assert issubclass(derivcheck.InputError, ValueError)
