@@ -1,0 +1,194 @@
+"""The command line: exit codes, output, and no traceback ever reaching the user."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from derivcheck import cli
+from derivcheck.errors import InputError
+
+
+def run(*argv, stdin=None):
+    """The installed console script's behaviour, through ``python -m``."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "derivcheck.cli", *argv],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_true_claim_exits_0(capsys):
+    assert cli.main(["claim", "d/dx 3*x^2 = 6*x"]) == 0
+    out = capsys.readouterr().out
+    assert "proven" in out
+    assert "seed" in out
+
+
+def test_refuted_claim_exits_1_and_shows_a_counterexample(capsys):
+    assert cli.main(["claim", "d/dx 3*(2*x^2)^5 = 15*(2*x^2)^4"]) == 1
+    out = capsys.readouterr().out
+    assert "refuted" in out
+
+
+def test_claim_json(capsys):
+    assert cli.main(["claim", "--json", "d/dx x^3 = 3x^2"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["verdict"] == "proven"
+
+
+def test_domain_option(capsys):
+    assert cli.main(["claim", "--domain", "x=1:10", "d/dx log(x) = 1/x"]) == 0
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("bad", ["x", "x=1", "x=a:b", "x1:2"])
+def test_bad_domain_option(bad):
+    with pytest.raises(InputError, match="VAR=LO:HI"):
+        cli._parse_domain([bad])
+
+
+def test_hostile_claim_exits_2_without_running_anything(tmp_path):
+    marker = tmp_path / "pwned"
+    code, out, err = run("claim", f"d/dx __import__('os').system('touch {marker}') = 0")
+    assert code == 2
+    assert not marker.exists()
+    assert err.startswith("derivcheck: error:")
+    assert "Traceback" not in err + out
+
+
+def test_unparseable_claim_exits_2_with_one_message(capsys):
+    assert cli.main(["claim", "d/dx 3*x^2 6*x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("derivcheck: error:")
+    assert "Traceback" not in err
+
+
+def test_usage_errors_exit_2():
+    code, _, err = run("frobnicate")
+    assert code == 2
+    assert "invalid choice" in err
+    code, _, err = run()
+    assert code == 2
+
+
+def test_check_file(tmp_path, capsys):
+    rules = tmp_path / "rules.txt"
+    rules.write_text(
+        "# chapter 7\nd/dx 3x^2 + 5x = 6x + 5   # sum rule\n\nd/dx x^x = x*x^(x-1)\n",
+        encoding="utf-8",
+    )
+    assert cli.main(["check", str(rules)]) == 1
+    out = capsys.readouterr().out
+    assert "2 claims" in out
+    assert "refuted" in out and "proven" in out
+
+
+def test_check_file_all_ok_exits_0(tmp_path, capsys):
+    rules = tmp_path / "rules.txt"
+    rules.write_text("d/dx x^2 = 2x\n∂/∂y x*y = x\n", encoding="utf-8")
+    assert cli.main(["check", str(rules)]) == 0
+    capsys.readouterr()
+
+
+def test_check_file_with_a_bad_line_reports_it_and_fails(tmp_path, capsys):
+    rules = tmp_path / "rules.txt"
+    rules.write_text("d/dx x^2 = 2x\nd/dx x^2 +\n", encoding="utf-8")
+    assert cli.main(["check", "--json", str(rules)]) == 1
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["ok"] is False
+    assert [c.get("error") is not None for c in payload["claims"]] == [False, True]
+    assert payload["claims"][1]["line"] == 2
+
+
+def test_check_missing_or_empty_file(tmp_path, capsys):
+    assert cli.main(["check", str(tmp_path / "nope.txt")]) == 2
+    assert "cannot read rules file" in capsys.readouterr().err
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing\n\n", encoding="utf-8")
+    assert cli.main(["check", str(empty)]) == 2
+    assert "holds no claim" in capsys.readouterr().err
+
+
+def test_check_reads_standard_input():
+    code, out, _ = run("check", "-", stdin="d/dx x^2 = 2x\n")
+    assert code == 0
+    assert "1 claims" in out
+
+
+def test_layer_correct_and_broken(capsys):
+    assert cli.main(["layer", "derivcheck.examples.book:Layer_Dense", "--args", "4,3"]) == 0
+    capsys.readouterr()
+    code = cli.main(
+        [
+            "layer",
+            "derivcheck.examples.broken:Loss_MeanAbsoluteError_Book",
+            "--labels",
+            "real",
+            "--shape",
+            "4,3",
+        ]
+    )
+    assert code == 1
+    assert "dinputs" in capsys.readouterr().out
+
+
+def test_layer_json(capsys):
+    code = cli.main(
+        ["layer", "--json", "derivcheck.examples.book:Activation_Sigmoid", "--shape", "3,4"]
+    )
+    assert code == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["ok"] is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["layer", "nocolon"], "MODULE:CLASS"),
+        (["layer", "derivcheck.examples.book:NoSuchLayer"], "has no attribute 'NoSuchLayer'"),
+        (["layer", "no_such_module_xyz:Layer"], "cannot import 'no_such_module_xyz'"),
+        (["layer", "missing_file.py:Layer"], "no such file"),
+        (["layer", "derivcheck.examples.book:Layer_Dense", "--args", "4,x"], "numbers only"),
+        (["layer", "derivcheck.examples.book:Layer_Dense", "--args", "a=1,3"], "positional"),
+        (
+            ["layer", "derivcheck.examples.book:Layer_Dense", "--args", "4,3", "--shape", "0,4"],
+            "positive integers",
+        ),
+        (
+            ["layer", "derivcheck.examples.book:Layer_Dense", "--args", "1,2,3,4,5,6,7,8"],
+            "cannot construct",
+        ),
+    ],
+)
+def test_layer_bad_input_exits_2(argv, message, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_layer_from_a_file(tmp_path, capsys):
+    source = tmp_path / "mylayers.py"
+    source.write_text(
+        "import numpy as np\n"
+        "class Square:\n"
+        "    def forward(self, inputs):\n"
+        "        self.inputs = inputs\n"
+        "        self.output = inputs ** 2\n"
+        "    def backward(self, dvalues):\n"
+        "        self.dinputs = 2 * self.inputs * dvalues\n",
+        encoding="utf-8",
+    )
+    assert cli.main(["layer", f"{source}:Square", "--shape", "3,2"]) == 0
+    capsys.readouterr()
+
+
+def test_help_is_fast_and_light():
+    code, out, _ = run("--help")
+    assert code == 0
+    assert "claim" in out and "layer" in out and "demo" in out
