@@ -2,4 +2,5 @@
 
 from derivcheck.cli import console_main
 
-console_main()
+if __name__ == "__main__":  # guarded so doctest collection can import this module
+    console_main()
