@@ -1,0 +1,55 @@
+"""The pytest plugin, driven through pytester as pytest-randomly tests itself."""
+
+pytest_plugins = ["pytester"]
+
+
+def test_fixture_passes_and_fails_as_the_checks_do(pytester):
+    pytester.makepyfile(
+        """
+        def test_right(derivcheck):
+            derivcheck.assert_claim("d/dx x^3 = 3x^2")
+
+        def test_wrong(derivcheck):
+            derivcheck.assert_claim("d/dx x^3 = 3x")
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*AssertionError*refuted*"])
+
+
+def test_seed_option_reaches_the_fixture(pytester):
+    pytester.makepyfile(
+        """
+        def test_seed(derivcheck):
+            assert derivcheck.seed == 7
+            assert derivcheck.assert_claim("d/dx x^2 = 2x").seed == 7
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--derivcheck-seed", "7")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["derivcheck: seed=7"])
+
+
+def test_options_are_in_their_own_help_group(pytester):
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(
+        ["derivative and gradient checks:", "*--derivcheck-seed*", "*--derivcheck-max-examples*"]
+    )
+
+
+def test_layer_property_through_the_fixture_catches_a_broken_layer(pytester):
+    pytester.makepyfile(
+        """
+        from derivcheck.examples import book, broken
+
+        def test_good(derivcheck):
+            derivcheck.assert_layer_property(book.Activation_Sigmoid)
+
+        def test_bad(derivcheck):
+            derivcheck.assert_layer_property(broken.Sigmoid_MissingOutputFactor)
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--derivcheck-max-examples", "5")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*Sigmoid_MissingOutputFactor on inputs of shape*"])
