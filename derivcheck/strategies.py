@@ -193,11 +193,11 @@ def run_layer_property(
 ) -> None:
     """The engine of :func:`derivcheck.testing.assert_layer_property`."""
     __tracebackhide__ = True
-    from derivcheck.layers import check_layer
-
     if not callable(make_layer):
         raise InputError(f"`make_layer` must be callable, got {make_layer!r}.")
     _positive_int("max_examples", max_examples)
+    from derivcheck.layers import check_layer
+
     with_shape = _takes_shape(make_layer)
 
     @st.composite
