@@ -46,6 +46,8 @@ dbiases is the batch mean of dvalues instead of the sum: too small by the batch 
 
 from __future__ import annotations
 
+from typing import Any
+
 from derivcheck.errors import InputError
 from derivcheck.examples import book, broken, chapters, kinks
 
@@ -81,19 +83,19 @@ _CHAPTERS_CORRECT = (
 )
 
 #: name -> class: correct examples a gradient checker must pass
-CORRECT: dict[str, type] = {
+CORRECT: dict[str, type[Any]] = {
     **{name: getattr(book, name) for name in _BOOK_CORRECT},
     **{f"chapters.{name}": getattr(chapters, name) for name in _CHAPTERS_CORRECT},
 }
 
 #: name -> class: broken examples a gradient checker must fail (see each docstring)
-BROKEN: dict[str, type] = {name: getattr(broken, name) for name in broken.__all__}
+BROKEN: dict[str, type[Any]] = {name: getattr(broken, name) for name in broken.__all__}
 
 #: name -> class: correct except for the value picked at a kink; must not be flagged
-KINK_CONVENTION: dict[str, type] = {name: getattr(kinks, name) for name in kinks.__all__}
+KINK_CONVENTION: dict[str, type[Any]] = {name: getattr(kinks, name) for name in kinks.__all__}
 
 
-def twin_of(cls: type) -> type:
+def twin_of(cls: type[Any]) -> type[Any]:
     """The correct class a broken or kink-convention example is a variant of.
 
     Examples

@@ -121,12 +121,13 @@ class Dense_MeanInsteadOfSum(Layer_Dense):
 class Dense_TransposedWeights(Layer_Dense):
     """dweights is computed as dvalues.T @ inputs: the transpose, of shape (n_neurons, n_inputs).
 
-    Wrong shape for a non-square layer; for a square layer the shape fits and
-    the values are the transpose of the correct dweights.
+    Wrong shape for a non-square layer (``defect`` says ``"shape"``); for a
+    square layer the shape fits and the values are the transpose of the
+    correct dweights.
     """
 
     wrong_gradients: ClassVar[tuple[str, ...]] = ("dweights",)
-    defect: ClassVar[str] = "value"
+    defect: ClassVar[str] = "shape"
 
     def backward(self, dvalues: np.ndarray) -> None:
         reg_w, reg_b = _regularization_gradients(self)
