@@ -1,13 +1,19 @@
 """Report objects and every message string derivcheck prints.
 
 Kept free of top-level SymPy imports: ``import derivcheck`` imports this module.
+Expressions are stored as SymPy objects but only ever turned into text here
+with ``str()``, which needs no import.
 """
 
 from __future__ import annotations
 
 import enum
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["Verdict"]
+__all__ = ["ClaimReport", "Verdict", "summary_table"]
 
 
 class Verdict(str, enum.Enum):
@@ -24,3 +30,352 @@ class Verdict(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+#: badness order used to combine components: the worst verdict wins
+VERDICT_RANK = {
+    Verdict.PROVEN: 0,
+    Verdict.CONFIRMED: 1,
+    Verdict.INCONCLUSIVE: 2,
+    Verdict.REFUTED: 3,
+}
+
+# ----------------------------------------------------------------- messages: input
+
+MSG_WRT_MISSING = (
+    "`wrt` must be given: the expression has {count} free symbols ({names}); "
+    "name the variable to differentiate by."
+)
+MSG_WRT_NO_SYMBOLS = "`wrt` must be given: the expression has no free symbols."
+MSG_WRT_NOT_SYMBOL = "`wrt` must be a variable name or a sympy Symbol; got {got}."
+MSG_WRT_LIST = "`wrt` must be a list of variable names or Symbols; got {got}."
+MSG_WRT_EMPTY = "`wrt` must name at least one variable."
+MSG_WRT_DUPLICATE = "`wrt` names {name!r} twice."
+MSG_CLAIMED_LENGTH = "`claimed` has {got} components but `wrt` has {want} variables ({names})."
+MSG_CLAIMED_TYPE = (
+    "`claimed` must be a list (in the order of `wrt`) or a dict {{variable: component}}; got {got}."
+)
+MSG_CLAIMED_UNKNOWN = "`claimed` names {name!r}, which is not in `wrt` ({names})."
+MSG_CLAIMED_MISSING = "`claimed` has no component for {name!r}."
+MSG_SEED = "`seed` must be a non-negative int; got {got}."
+MSG_DOMAIN_NOT_MAPPING = "`domain` must be a dict {{name: (lo, hi)}}; got {got}."
+MSG_DOMAIN_UNKNOWN = (
+    "`domain` names {name!r}, which is not a variable of the claim; the variables are {names}."
+)
+MSG_DOMAIN_BOUNDS = (
+    "`domain[{name!r}]` must be a pair (lo, hi) of finite numbers with lo < hi; got {got}."
+)
+
+# ---------------------------------------------------------------- messages: reasons
+
+MSG_PROVEN = "SymPy's derivative minus the claim is 0 ({method})."
+MSG_PROVEN_KINKS = (
+    "SymPy's derivative minus the claim is 0 wherever the function is differentiable "
+    "({method}); they may differ only at kinks."
+)
+MSG_PROVEN_RULE = " The rule holds for every differentiable {names}."
+MSG_CONFIRMED = (
+    "No proof within the time budget, but the claim equals SymPy's derivative to "
+    "{dps} digits at {points} points{kinks} and central differences agree at {witnessed}."
+)
+MSG_CONFIRMED_RULE = " Placeholders were instantiated as {choices}."
+MSG_REFUTED = "The claim differs from SymPy's derivative at {point}{inst}."
+MSG_ENGINES_DISAGREE = (
+    "SymPy's derivative and central differences disagree at {point}{inst} "
+    "(SymPy {exact}, numeric {numeric} ± {error}): a SymPy or parsing problem, "
+    "so the claim is not judged."
+)
+MSG_NO_WITNESS = (
+    "The claim equals SymPy's derivative at {points} points, but central differences "
+    "could not be evaluated at any of them, so nothing independent confirms SymPy."
+)
+MSG_TOO_FEW_POINTS = (
+    "Only {found} valid point(s) found; at least {wanted} are needed to confirm without a proof."
+)
+
+
+def no_points_reason(
+    *, found: int, wanted: int, tried: int, rejected_domain: int, rejected_kink: int, where: str
+) -> str:
+    """Why sampling found fewer points than wanted (one line).
+
+    >>> no_points_reason(found=0, wanted=24, tried=500, rejected_domain=500,
+    ...                  rejected_kink=0, where="x in (-2, -1)")
+    'no valid point in 500 tries (x in (-2, -1)): 500 where a side is not real or not finite'
+    """
+    parts = []
+    if rejected_domain:
+        parts.append(f"{rejected_domain} where a side is not real or not finite")
+    if rejected_kink:
+        parts.append(f"{rejected_kink} too close to a kink")
+    head = "no valid point" if found == 0 else f"only {found} of {wanted} points"
+    scope = f" ({where})" if where else ""
+    return f"{head} in {tried} tries{scope}: " + ", ".join(parts or ["time budget exhausted"])
+
+
+def kink_note(where: str, claimed: Any, sympy_value: Any) -> str:
+    """The note shown for the value a claim takes at a kink.
+
+    >>> kink_note("x = 0", 0, "1/2")
+    "at x = 0 (a kink) the claim takes 0; SymPy's convention gives 1/2"
+    >>> kink_note("x = 0", 1, 1)
+    "at x = 0 (a kink) the claim and SymPy's convention both give 1"
+    >>> kink_note("x = y**2", None, None)
+    "at x = y**2 (a kink: the derivative may not exist) the claim's value is not judged"
+    """
+    if claimed is None or sympy_value is None:
+        return f"at {where} (a kink: the derivative may not exist) the claim's value is not judged"
+    if str(claimed) == str(sympy_value):
+        return f"at {where} (a kink) the claim and SymPy's convention both give {claimed}"
+    return f"at {where} (a kink) the claim takes {claimed}; SymPy's convention gives {sympy_value}"
+
+
+# ------------------------------------------------------------------- formatting
+
+
+def format_number(value: float | None) -> str:
+    """A float shown with enough digits to tell near misses apart.
+
+    >>> format_number(0.1 + 0.2), format_number(None), format_number(2.0)
+    ('0.30000000000000004', '-', '2')
+    """
+    if value is None:
+        return "-"
+    return f"{value:.17g}"
+
+
+def format_point(point: dict[str, float] | None) -> str:
+    """``x = 0.37, y = -2.5``.
+
+    >>> format_point({"x": 0.37, "n": 2.5})
+    'x = 0.37, n = 2.5'
+    """
+    if not point:
+        return "-"
+    return ", ".join(f"{k} = {v!r}" for k, v in point.items())
+
+
+def format_instantiation(inst: dict[str, str] | None) -> str:
+    """``f = sin, g = exp`` (placeholders are functions of ``t``).
+
+    >>> format_instantiation({"f": "sin", "g": "t**3 + t"})
+    'f = sin, g = t**3 + t'
+    """
+    if not inst:
+        return ""
+    return ", ".join(f"{k} = {v}" for k, v in inst.items())
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _json_number(value: float | None) -> float | str | None:
+    if value is None or math.isfinite(value):
+        return value
+    return str(value)
+
+
+@dataclass
+class ClaimReport:
+    """The result of checking one derivative claim (or a gradient).
+
+    Attributes
+    ----------
+    verdict : Verdict
+        PROVEN, CONFIRMED, REFUTED or INCONCLUSIVE.
+    expr, claimed, expected : sympy.Expr (lists of them for a gradient)
+        The function, the claimed derivative, SymPy's derivative.
+    wrt : sympy.Symbol or tuple of Symbol
+        The variable(s).
+    counterexample : dict or None
+        ``{name: float}`` where the claim fails, free constants included.
+    instantiation : dict or None
+        Which concrete function replaced each placeholder at the counterexample
+        (``{"f": "sin"}``); functions of ``t``.
+    claimed_value, expected_value, numeric_value, numeric_error : float or None
+        At the counterexample (or, for engine disagreement, at the point where
+        SymPy and central differences disagree).
+    points_checked : int
+        Points where the claim was compared with SymPy at high precision.
+    kink_notes : list of str
+        The values the claim and SymPy take at kinks (never used to refute).
+    reason : str
+        One line: why proven / confirmed / refuted / inconclusive.
+    seed : int
+        The seed of the sample points.
+    components : list of ClaimReport
+        Per-variable reports of a gradient check (empty otherwise).
+    text : str or None
+        The claim's text when it came from text.
+
+    Examples
+    --------
+    >>> r = ClaimReport(verdict=Verdict.CONFIRMED, expr="x**2", claimed="2*x",
+    ...                 wrt="x", expected="2*x", points_checked=24, reason="...")
+    >>> r.ok
+    True
+    >>> r.to_dict()["verdict"]
+    'confirmed'
+    """
+
+    verdict: Verdict
+    expr: Any
+    claimed: Any
+    wrt: Any
+    expected: Any
+    counterexample: dict[str, float] | None = None
+    instantiation: dict[str, str] | None = None
+    claimed_value: float | None = None
+    expected_value: float | None = None
+    numeric_value: float | None = None
+    numeric_error: float | None = None
+    points_checked: int = 0
+    kink_notes: list[str] = field(default_factory=list)
+    reason: str = ""
+    seed: int = 0
+    components: list[ClaimReport] = field(default_factory=list)
+    text: str | None = None
+    method: str = ""
+    witness_points: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when the verdict is PROVEN or CONFIRMED."""
+        return self.verdict in (Verdict.PROVEN, Verdict.CONFIRMED)
+
+    def claim_text(self) -> str:
+        """The claim as one line: its text, or ``d/dx EXPR = CLAIM``."""
+        if self.text:
+            return self.text
+        if self.components:
+            names = ", ".join(str(c.wrt) for c in self.components)
+            claimed = ", ".join(str(c.claimed) for c in self.components)
+            return f"grad_({names}) {self.expr} = ({claimed})"
+        return f"d/d{self.wrt} {self.expr} = {self.claimed}"
+
+    def __str__(self) -> str:
+        lines = [f"Claim: {self.claim_text()}"]
+        if self.components:
+            lines.append(f"Verdict: {self.verdict.value.upper()} (seed={self.seed})")
+            for comp in self.components:
+                sub = str(comp).splitlines()
+                lines.append(f"  d/d{comp.wrt}:")
+                lines.extend("    " + s for s in sub[1:])
+            return "\n".join(lines)
+        lines.append(f"SymPy's derivative: {self.expected}")
+        lines.append(f"Verdict: {self.verdict.value.upper()} (seed={self.seed})")
+        if self.reason:
+            lines.append(f"  {self.reason}")
+        if self.counterexample is not None:
+            label = "Counterexample" if self.verdict is Verdict.REFUTED else "At"
+            lines.append(f"{label}: {format_point(self.counterexample)}")
+            if self.instantiation:
+                lines.append(f"  with {format_instantiation(self.instantiation)}")
+            lines.append(f"  claimed: {format_number(self.claimed_value)}")
+            lines.append(f"  exact:   {format_number(self.expected_value)} (SymPy, 30 digits)")
+            if self.numeric_value is not None:
+                lines.append(
+                    f"  numeric: {format_number(self.numeric_value)} "
+                    f"± {self.numeric_error:.1g} (central differences)"
+                )
+            else:
+                lines.append("  numeric: - (central differences could not be evaluated here)")
+        if self.kink_notes:
+            lines.append("Kinks:")
+            lines.extend(f"  {note}" for note in self.kink_notes)
+        lines.append(
+            f"Checked at {_plural(self.points_checked, 'point')}; "
+            f"central differences agreed at {self.witness_points}."
+        )
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (expressions as strings).
+
+        >>> r = ClaimReport(verdict=Verdict.REFUTED, expr="x**2", claimed="x",
+        ...                 wrt="x", expected="2*x", counterexample={"x": 0.5})
+        >>> r.to_dict()["counterexample"], r.to_dict()["ok"]
+        ({'x': 0.5}, False)
+        """
+
+        def text(e: Any) -> Any:
+            if e is None:
+                return None
+            if isinstance(e, (list, tuple)):
+                return [str(v) for v in e]
+            return str(e)
+
+        return {
+            "verdict": self.verdict.value,
+            "ok": self.ok,
+            "text": self.text,
+            "claim": self.claim_text(),
+            "expr": text(self.expr),
+            "claimed": text(self.claimed),
+            "wrt": text(self.wrt),
+            "expected": text(self.expected),
+            "counterexample": dict(self.counterexample) if self.counterexample else None,
+            "instantiation": dict(self.instantiation) if self.instantiation else None,
+            "claimed_value": _json_number(self.claimed_value),
+            "expected_value": _json_number(self.expected_value),
+            "numeric_value": _json_number(self.numeric_value),
+            "numeric_error": _json_number(self.numeric_error),
+            "points_checked": self.points_checked,
+            "witness_points": self.witness_points,
+            "kink_notes": list(self.kink_notes),
+            "reason": self.reason,
+            "method": self.method,
+            "seed": self.seed,
+            "components": [c.to_dict() for c in self.components],
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        """``json.dumps(self.to_dict())``; keyword arguments go to :func:`json.dumps`."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+
+def _short_detail(rep: ClaimReport) -> str:
+    if rep.verdict is Verdict.REFUTED and rep.counterexample is not None:
+        inst = f" with {format_instantiation(rep.instantiation)}" if rep.instantiation else ""
+        return (
+            f"fails at {format_point(rep.counterexample)}{inst}: claimed "
+            f"{rep.claimed_value:.6g}, exact {rep.expected_value:.6g}"
+            if rep.claimed_value is not None and rep.expected_value is not None
+            else f"fails at {format_point(rep.counterexample)}{inst}"
+        )
+    if rep.verdict is Verdict.PROVEN:
+        return rep.method or "proven"
+    if rep.verdict is Verdict.CONFIRMED:
+        return f"agrees at {rep.points_checked} points"
+    return rep.reason
+
+
+def summary_table(rows: list[tuple[str, ClaimReport]]) -> str:
+    """One line per claim (verdict, claim text, short detail) and a totals line.
+
+    Examples
+    --------
+    >>> ok = ClaimReport(verdict=Verdict.PROVEN, expr="x**2", claimed="2*x", wrt="x",
+    ...                  expected="2*x", method="expand")
+    >>> bad = ClaimReport(verdict=Verdict.REFUTED, expr="x**2", claimed="x", wrt="x",
+    ...                   expected="2*x", counterexample={"x": 0.5},
+    ...                   claimed_value=0.5, expected_value=1.0)
+    >>> print(summary_table([("d/dx x**2 = 2*x", ok), ("d/dx x**2 = x", bad)]))
+    proven        d/dx x**2 = 2*x  (expand)
+    refuted       d/dx x**2 = x  (fails at x = 0.5: claimed 0.5, exact 1)
+    2 claims: 1 ok, 1 refuted, 0 inconclusive
+    """
+    lines = []
+    counts = {v: 0 for v in Verdict}
+    for text, rep in rows:
+        counts[rep.verdict] += 1
+        detail = _short_detail(rep)
+        suffix = f"  ({detail})" if detail else ""
+        lines.append(f"{rep.verdict.value:<13} {text}{suffix}")
+    ok = counts[Verdict.PROVEN] + counts[Verdict.CONFIRMED]
+    lines.append(
+        f"{len(rows)} claims: {ok} ok, {counts[Verdict.REFUTED]} refuted, "
+        f"{counts[Verdict.INCONCLUSIVE]} inconclusive"
+    )
+    return "\n".join(lines)
