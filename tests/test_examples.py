@@ -31,6 +31,7 @@ from derivcheck.examples import (
     twin_of,
 )
 from derivcheck.examples.book import regularization_penalty
+from derivcheck.examples.cases import REGULARIZER_STRENGTH
 from derivcheck.examples.network import book_network, spiral_data
 
 DROPOUT_SEED = 1234
@@ -398,6 +399,44 @@ def test_kink_conventions_match_away_from_the_kink_and_differ_at_it(name: str) -
     assert_array_equal(twin.dinputs, [[0.0, 0.0, 3.0]])
 
 
+@pytest.mark.parametrize(
+    "name", ["Activation_ReLU", "chapters.Activation_ReLU", *sorted(KINK_CONVENTION)]
+)
+def test_relu_family_at_the_kink(name: str) -> None:
+    case = make_case(name, batch=3, n_inputs=3, at_kink=True)
+    zero = case.inputs == 0
+    assert zero.sum() == 3 and case.at_kink
+    analytic, numeric, G = analytic_and_numeric(case)
+    off = ~zero
+    assert_allclose(analytic["dinputs"][off], numeric["dinputs"][off], rtol=1e-6, atol=1e-7)
+    # at 0 the one-sided slopes are 0 and 1: a central difference sees their mean
+    assert_allclose(numeric["dinputs"][zero], 0.5 * G[zero], rtol=1e-6, atol=1e-7)
+    kink_value = getattr(type(case.layer), "kink_value", 0.0)  # the book's ReLU picks 0
+    assert_array_equal(analytic["dinputs"][zero], kink_value * G[zero])
+
+
+def test_mae_at_a_tie() -> None:
+    case = make_case("Loss_MeanAbsoluteError", batch=3, n_inputs=3, at_kink=True)
+    assert case.y_true is not None
+    tie = case.inputs == case.y_true
+    assert tie.sum() == 3
+    analytic, numeric, _ = analytic_and_numeric(case)
+    assert_array_equal(analytic["dinputs"][tie], 0.0)  # sign(0) = 0, the symmetric choice
+    assert mismatched(analytic, numeric) == {}
+
+
+def test_dense_l1_at_zero_weights() -> None:
+    case = make_case("Layer_Dense", batch=3, n_inputs=3, regularized=True, at_kink=True)
+    layer = case.layer
+    analytic, numeric, _ = analytic_and_numeric(case)
+    for name, array in (("dweights", layer.weights), ("dbiases", layer.biases)):
+        zero = array == 0
+        assert zero.any() and (~zero).any()
+        assert_allclose(analytic[name][~zero], numeric[name][~zero], rtol=1e-6, atol=1e-7)
+        # the book's L1 gradient is +λ₁ at w == 0; the central difference of λ₁|w| is 0
+        assert_allclose(analytic[name][zero] - numeric[name][zero], REGULARIZER_STRENGTH, rtol=1e-6)
+
+
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_broken_examples_fail_exactly_in_the_documented_gradient(name: str) -> None:
     cls = BROKEN[name]
@@ -758,6 +797,7 @@ def test_make_case_defaults() -> None:
         ({"name_or_class": "Layer_Dense", "seed": -1}, "`seed` must be an integer >= 0"),
         ({"name_or_class": "Layer_Dense", "n_inputs": 2.0}, "`n_inputs` must be an integer"),
         ({"name_or_class": "Layer_Dense", "n_neurons": 0}, "`n_neurons` must be an integer >= 1"),
+        ({"name_or_class": "Layer_Dense", "at_kink": 1}, "`at_kink` must be True or False"),
         (
             {"name_or_class": "chapters.Layer_Dense", "regularized": True},
             "`regularized` needs a layer with regularizers",

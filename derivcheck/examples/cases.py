@@ -48,6 +48,12 @@ _SOFTMAX_LOSS = (
 )
 _CCE = (book.Loss_CategoricalCrossentropy, chapters.Loss_CategoricalCrossentropy)
 
+_REGULARIZER_NAMES = (
+    "weight_regularizer_l1",
+    "weight_regularizer_l2",
+    "bias_regularizer_l1",
+    "bias_regularizer_l2",
+)
 #: strength of every L1/L2 regularizer in a regularized case
 REGULARIZER_STRENGTH = 0.1
 
@@ -79,6 +85,8 @@ class Case:
         differentiates ``probe + regularization_penalty(layer)``.
     seed : int
         The seed the case was built with.
+    at_kink : bool
+        Whether ``make_case`` was asked to put points on a kink.
     """
 
     name: str
@@ -89,6 +97,7 @@ class Case:
     forward_kwargs: dict[str, Any] = field(default_factory=dict)
     regularized: bool = False
     seed: int = 0
+    at_kink: bool = False
 
 
 def kind_of(cls: type) -> str:
@@ -165,6 +174,7 @@ def make_case(
     n_inputs: int = 3,
     n_neurons: int | None = None,
     regularized: bool | None = None,
+    at_kink: bool = False,
 ) -> Case:
     """Build an example object and inputs that a gradient check can run on.
 
@@ -186,13 +196,19 @@ def make_case(
     regularized : bool, optional
         Dense layers only: switch every L1/L2 regularizer on at
         ``REGULARIZER_STRENGTH``.  Default: on exactly for the regularization bugs.
+    at_kink : bool, default False
+        Put some points exactly on a kink: every third activation input is 0
+        (ReLU), every third dense weight and every other bias is 0 (the L1
+        penalty, when regularized), every third mean-absolute-error prediction
+        equals its target.  Other examples have no kink and are unchanged.
+        A checker must not report a mismatch for a correct class at a kink.
 
     Returns
     -------
     Case
         Dense parameters are drawn clear of 0 (the L1 kink), activation inputs
         clear of 0 (the ReLU kink), probabilities inside the clipping range,
-        mean-absolute-error predictions clear of the targets.
+        mean-absolute-error predictions clear of the targets (unless ``at_kink``).
 
     Raises
     ------
@@ -218,67 +234,70 @@ def make_case(
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise InputError(f"`{label}` must be an integer >= {minimum}, got {value!r}.")
+    if not isinstance(at_kink, bool):
+        raise InputError(f"`at_kink` must be True or False, got {at_kink!r}.")
     kind = kind_of(cls)
     rng = np.random.default_rng(seed)
     takes_training = "training" in inspect.signature(cls.forward).parameters
     forward_kwargs: dict[str, Any] = {"training": True} if takes_training else {}
 
+    regularizers: dict[str, float] = {}
+    if kind == "dense" and (issubclass(cls, _REGULARIZED) if regularized is None else regularized):
+        if not issubclass(cls, book.Layer_Dense):
+            raise InputError(f"`regularized` needs a layer with regularizers; {name} has none.")
+        regularizers = dict.fromkeys(_REGULARIZER_NAMES, REGULARIZER_STRENGTH)
+
     state = np.random.get_state()
     try:
-        np.random.seed(seed)
+        np.random.seed(seed)  # the book's classes draw their weights from the global state
         if kind == "dense":
             square = issubclass(cls, _SQUARE)
             n_out = n_neurons if n_neurons is not None else n_inputs + (0 if square else 2)
-            on = issubclass(cls, _REGULARIZED) if regularized is None else regularized
-            kwargs = {}
-            if on:
-                if not issubclass(cls, book.Layer_Dense):
-                    raise InputError(
-                        f"`regularized` needs a layer with regularizers; {name} has none."
-                    )
-                kwargs = {
-                    key: REGULARIZER_STRENGTH
-                    for key in (
-                        "weight_regularizer_l1",
-                        "weight_regularizer_l2",
-                        "bias_regularizer_l1",
-                        "bias_regularizer_l2",
-                    )
-                }
-            layer = cls(n_inputs, n_out, **kwargs)
-            layer.weights = _clear_of_zero(rng, (n_inputs, n_out)) / 2
-            layer.biases = _clear_of_zero(rng, (1, n_out)) / 2
-            inputs = rng.standard_normal((batch, n_inputs))
-            return Case(name, kind, layer, inputs, None, forward_kwargs, on, seed)
-        layer = cls(0.5) if kind == "dropout" else cls()
+            layer = cls(n_inputs, n_out, **regularizers)
+        else:
+            layer = cls(0.5) if kind == "dropout" else cls()
     finally:
         np.random.set_state(state)
 
-    if kind in ("dropout", "activation"):
-        return Case(
-            name,
-            kind,
-            layer,
-            _clear_of_zero(rng, (batch, n_inputs)),
-            None,
-            forward_kwargs,
-            False,
-            seed,
-        )
-    if kind == "softmax_loss":
-        logits = rng.standard_normal((batch, n_inputs))
-        return Case(name, kind, layer, logits, _labels(rng, batch, n_inputs), {}, False, seed)
-    # a loss: inputs are the predictions
-    if issubclass(cls, _CCE):
-        y_pred = _softmax(rng.standard_normal((batch, n_inputs)))
+    y_true: np.ndarray | None = None
+    if kind == "dense":
+        layer.weights = _clear_of_zero(rng, layer.weights.shape) / 2
+        layer.biases = _clear_of_zero(rng, layer.biases.shape) / 2
+        inputs = rng.standard_normal((batch, n_inputs))
+        if at_kink:  # the L1 penalty's kink (its gradient is +1 there in the book)
+            layer.weights.flat[::3] = 0.0
+            layer.biases.flat[::2] = 0.0
+    elif kind in ("dropout", "activation"):
+        inputs = _clear_of_zero(rng, (batch, n_inputs))
+        if at_kink:  # ReLU's kink
+            inputs.flat[::3] = 0.0
+    elif kind == "softmax_loss":
+        inputs = rng.standard_normal((batch, n_inputs))
+        y_true = _labels(rng, batch, n_inputs)
+    elif issubclass(cls, _CCE):
+        inputs = _softmax(rng.standard_normal((batch, n_inputs)))
         y_true = _labels(rng, batch, n_inputs)
     elif issubclass(cls, book.Loss_BinaryCrossentropy):
-        y_pred = rng.uniform(0.1, 0.9, size=(batch, n_inputs))
+        inputs = rng.uniform(0.1, 0.9, size=(batch, n_inputs))
         y_true = rng.integers(0, 2, size=(batch, n_inputs)).astype(float)
     elif issubclass(cls, book.Loss_MeanAbsoluteError):
         y_true = rng.standard_normal((batch, n_inputs))
-        y_pred = y_true + _clear_of_zero(rng, (batch, n_inputs))
+        inputs = y_true + _clear_of_zero(rng, (batch, n_inputs))
+        if at_kink:  # |y_pred - y_true| at a tie
+            inputs.flat[::3] = y_true.flat[::3]
     else:
-        y_pred = rng.standard_normal((batch, n_inputs))
+        inputs = rng.standard_normal((batch, n_inputs))
         y_true = rng.standard_normal((batch, n_inputs))
-    return Case(name, kind, layer, y_pred, y_true, {}, False, seed)
+    if kind in ("loss", "softmax_loss"):
+        forward_kwargs = {}
+    return Case(
+        name=name,
+        kind=kind,
+        layer=layer,
+        inputs=inputs,
+        y_true=y_true,
+        forward_kwargs=forward_kwargs,
+        regularized=bool(regularizers),
+        seed=seed,
+        at_kink=at_kink,
+    )
