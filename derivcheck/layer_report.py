@@ -180,6 +180,23 @@ def msg_randomness() -> str:
     return "Note: forward draws random numbers; the generator was reseeded before every call."
 
 
+def rule_text(rtol: float | None, atol: float | None) -> str:
+    """How the tolerance was set, for the header: derived, or the user's."""
+    if rtol is None and atol is None:
+        return "tolerance from error estimate"
+    return f"rtol={rtol or 0:g}, atol={atol or 0:g}"
+
+
+RULE_ROUNDING = "tolerance from rounding"
+
+
+def diag_transpose_reshaped(tensor: str, shape: tuple[int, ...]) -> str:
+    return (
+        f"Diagnosis: {tensor} is the transpose of the numeric gradient reshaped to {shape}: "
+        "a transposed product, reshaped to fit."
+    )
+
+
 # diagnoses --------------------------------------------------------------------------------
 
 
@@ -195,6 +212,17 @@ def diag_batch_divided(batch: int) -> str:
         f"Diagnosis: BACKWARD is exactly NUMERIC / {batch} (the batch size) everywhere: "
         "a mean where a sum is meant, or an extra division by the number of samples."
     )
+
+
+def diag_outputs_times(outputs: int) -> str:
+    return (
+        f"Diagnosis: BACKWARD is exactly NUMERIC × {outputs} (the number of outputs) everywhere: "
+        "a missing division by the number of outputs per sample."
+    )
+
+
+def diag_one_entry(tensor: str, index: Sequence[int]) -> str:
+    return f"Diagnosis: only {_fmt_index(tensor, index)} is wrong; every other entry matches."
 
 
 def diag_sign() -> str:
