@@ -580,6 +580,7 @@ class LayerReport:
         parts = [
             f"{name} ({_plural(t.n_checked, 'entry', 'entries')})"
             for name, t in self.tensors.items()
+            if t.n_checked
         ]
         if not parts:
             return "Checked nothing."
@@ -637,6 +638,8 @@ class LayerReport:
         ]
         if passed:
             tail.append(f"Passed: {', '.join(passed)}.")
+        if self.tensors:
+            tail.append(self._checked_line())
         kink = self._kink_line()
         if kink:
             tail.append(kink)

@@ -72,7 +72,9 @@ def test_failing_text_is_pinned():
         "Max relative difference among violations: 0.5\n"
         "Diagnosis: BACKWARD is exactly NUMERIC / 2 everywhere: a factor of 2 is missing.\n"
         "\n"
-        "Passed: dinputs (6 entries)."
+        "Passed: dinputs (6 entries).\n"
+        "Checked dinputs (6 entries), dweights (6 entries): 12 entries: every entry (mode=full), "
+        "against the numeric gradient,\ntolerance from error estimate."
     )
     assert not rep.ok and not bool(rep)
     assert rep.checked == {"dinputs": 6, "dweights": 6}
