@@ -23,7 +23,7 @@ import math
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from derivcheck.errors import InputError
 
@@ -49,19 +49,24 @@ STATUS_FAILED = "failed"  # f is not finite at x, or nowhere near x on both side
 _BASE_POWER = 1.0 / 7.0
 # Rounding: each evaluation of f is taken to be off by up to this many ulps.
 _ROUNDING_ULPS = 2.0
-# Truncation: |R(h) - R(2h)| / 63 is the asymptotic error of R(h); this factor
+# Truncation: |value - value2| / 7 is the asymptotic error of value; this factor
 # keeps the estimate honest when the next term is not yet negligible.
-_TRUNCATION_SAFETY = 4.0
-# The step search walks at most this many levels below / above the base step.
-_MAX_LEVELS_DOWN = 40
-_MAX_LEVELS_UP = 6
+_TRUNCATION_SAFETY = 2.0
+# The step search walks at most this many sqrt(2)-levels below / above the base.
+_MAX_LEVELS_DOWN = 80
+_MAX_LEVELS_UP = 8
 # Search down while the truncation part exceeds _TARGET * eps * |slope| (and the
 # rounding part); search up while rounding dominates and the error exceeds
 # _UP_TRIGGER * eps * |slope|.
 _TARGET = 64.0
 # The search stops past the optimum only once some window has this relative
 # accuracy; before that the step is far too large and the errors are garbage.
-_SOME_DIGITS = 1e-3
+_SOME_DIGITS = 1e-2
+# ... and its one-sided slopes (linearly extrapolated) agree to this fraction.
+_SIDED_SPREAD = 0.1
+# Windows with a relative error above this are garbage: jump this many levels.
+_NO_DIGITS = 0.1
+_JUMP = 8
 _UP_TRIGGER = 1e4
 # Kink: the extrapolated jump must exceed its own uncertainty by this factor.
 _KINK_FACTOR = 8.0
@@ -270,10 +275,39 @@ def _complex_step(
     return Estimate(value, error, 1, False, h, method="complex"), 1
 
 
-class _Ladder:
-    """Central differences at steps ``h0 * 2**k``, evaluated lazily and cached."""
+_SQRT2 = math.sqrt(2.0)
 
-    __slots__ = ("cache", "eps", "f", "f0", "h0", "nfev", "x")
+# One level of the ladder: (right step, left step, f(x + right), f(x - left),
+# central difference D, rounding noise of D).
+_Level = tuple[float, float, float, float, float, float]
+
+
+class _Window(NamedTuple):
+    """The estimate from one window of four consecutive levels."""
+
+    value: float
+    error: float  # truncation + rounding
+    truncation: float
+    rounding: float
+    scale: float  # size of the slopes seen: the yardstick when f'(x) = 0
+    sane: bool  # the steps resolve f: some digits right, one-sided slopes consistent
+
+    @property
+    def relative(self) -> float:
+        return self.error / self.scale if self.scale > 0.0 else self.error * math.inf
+
+
+class _Ladder:
+    """Central differences at steps ``h0 * sqrt(2)**j``, evaluated lazily and cached.
+
+    The ratio sqrt(2) (not 2) matters: with doubling steps only, a function
+    whose period is close to a step (``sin`` at 1e5 with a step near 2*pi)
+    aliases into a smooth-looking sequence D(h), D(2h), D(4h), ... that
+    extrapolates consistently to a wrong value.  Interleaving the two
+    incommensurate sub-ladders breaks that.
+    """
+
+    __slots__ = ("cache", "eps", "f", "f0", "h0", "nfev", "x", "xscale")
 
     def __init__(
         self, f: Callable[[Any], Any], x: float, f0: float, h0: float, eps: float
@@ -283,15 +317,16 @@ class _Ladder:
         self.f0 = f0
         self.h0 = h0
         self.eps = eps
+        self.xscale = max(1.0, abs(x))
         self.nfev = 0
-        # level -> (hp, hm, fp, fm, D, noise) or None when f failed there
-        self.cache: dict[int, tuple[float, float, float, float, float, float] | None] = {}
+        self.cache: dict[int, _Level | None] = {}
 
-    def level(self, k: int) -> tuple[float, float, float, float, float, float] | None:
-        if k in self.cache:
-            return self.cache[k]
+    def level(self, j: int) -> _Level | None:
+        """Level j, or None when f is undefined at x +- its step."""
+        if j in self.cache:
+            return self.cache[j]
         x = self.x
-        s = math.ldexp(self.h0, k)
+        s = math.ldexp(self.h0 * _SQRT2 if j & 1 else self.h0, j >> 1)
         xp = x + s
         xm = x - s
         hp = xp - x
@@ -306,57 +341,67 @@ class _Ladder:
                 if fm == fm:
                     width = hp + hm
                     d = (fp - fm) / width
-                    noise = self.eps * (abs(fp) + abs(fm)) / width
+                    # f off by eps*|f| at each point, plus eps*max(1, |t|)*|f'| for
+                    # its argument rounded on entry (float32 f) or inside f
+                    # (sin(100*t), log(1 + t), ...).
+                    spread = abs(fp) + abs(fm) + abs(d) * (self.xscale + s)
                     if math.isfinite(d):
-                        entry = (hp, hm, fp, fm, d, noise)
-        self.cache[k] = entry
+                        entry = (hp, hm, fp, fm, d, self.eps * spread / width)
+        self.cache[j] = entry
         return entry
 
+    def window(self, j: int) -> _Window | None:
+        """The estimate from levels j..j+3, or None when f fails at one of them.
 
-def _richardson(lo: tuple[float, ...], hi: tuple[float, ...]) -> tuple[float, float, float]:
-    """Eliminate the h**2 term between two levels: (value, weight of lo, weight of hi)."""
-    t1 = (0.5 * (lo[0] + lo[1])) ** 2
-    t2 = (0.5 * (hi[0] + hi[1])) ** 2
-    p = t1 / (t2 - t1)  # 1/3 when the steps double exactly
-    return lo[4] + (lo[4] - hi[4]) * p, 1.0 + p, p
-
-
-def _window(ladder: _Ladder, k: int) -> tuple[float, float, float, float, float] | None:
-    """Estimate from levels k..k+3: (value, error, truncation, rounding, scale).
-
-    ``scale`` is the size of the slopes seen (|value| or the one-sided slopes at
-    the smallest step, whichever is larger): the yardstick for "large error"
-    when the derivative itself is 0.
-
-    ``value`` extrapolates levels k..k+2 (h**2 and h**4 terms removed, O(h**6)
-    left); levels k+1..k+3 give a second such value at twice the step, whose
-    error is 64 times larger in the asymptotic regime, so their difference / 63
-    estimates the error of ``value``.  The regime is checked on the first
-    extrapolation level (errors there shrink 16-fold per level); outside it the
-    full difference is taken.
-    """
-    a = ladder.level(k)
-    b = ladder.level(k + 1)
-    c = ladder.level(k + 2)
-    d = ladder.level(k + 3)
-    if a is None or b is None or c is None or d is None:
-        return None
-    r_ab, wa, wb = _richardson(a, b)
-    r_bc, _, _ = _richardson(b, c)
-    r_cd, _, _ = _richardson(c, d)
-    # Second level: the steps of r_ab and r_bc differ by 2, so h**4 falls with 1/15.
-    value = r_ab + (r_ab - r_bc) / 15.0
-    value2 = r_bc + (r_bc - r_cd) / 15.0
-    diff = abs(value - value2)
-    first, second = abs(r_ab - r_bc), abs(r_bc - r_cd)
-    asymptotic = second >= 8.0 * first
-    truncation = _TRUNCATION_SAFETY * diff / 63.0 if asymptotic else diff
-    # |coefficients| of value in D(h), D(2h), D(4h): 64/45, 20/45, 1/45 for exact doubling.
-    noise = (wa * a[5] * 16.0 + (wb * 16.0 + wa) * b[5] + wb * c[5] * 1.0) / 15.0
-    rounding = _ROUNDING_ULPS * noise + ladder.eps * abs(value)
-    f0 = ladder.f0
-    scale = max(abs(value), abs(a[2] - f0) / a[0], abs(f0 - a[3]) / a[1])
-    return value, truncation + rounding, truncation, rounding, scale
+        ``value`` extrapolates D through levels j, j+1, j+2 to h = 0 in powers
+        of h**2 (the h**2 and h**4 terms removed; error ~ c*t_j*t_j+1*t_j+2 with
+        t = h**2); ``value2`` does the same through j+1..j+3, with an error 8
+        times larger in the asymptotic regime, so |value - value2| / 7
+        estimates the error of ``value``.  The regime is checked one order
+        lower (pairwise extrapolations, whose errors shrink 4-fold per level);
+        outside it the full difference is taken.  ``scale`` is the size of the
+        slopes seen (|value| or the one-sided slopes at the smallest step): the
+        yardstick for "large" when the derivative itself is 0.
+        """
+        a = self.level(j)
+        b = self.level(j + 1)
+        c = self.level(j + 2)
+        d = self.level(j + 3)
+        if a is None or b is None or c is None or d is None:
+            return None
+        ta = (0.5 * (a[0] + a[1])) ** 2
+        tb = (0.5 * (b[0] + b[1])) ** 2
+        tc = (0.5 * (c[0] + c[1])) ** 2
+        td = (0.5 * (d[0] + d[1])) ** 2
+        da, db, dc, dd = a[4], b[4], c[4], d[4]
+        # Lagrange weights at t = 0 (8/3, -2, 1/3 for t doubling per level).
+        la = tb * tc / ((ta - tb) * (ta - tc))
+        lb = ta * tc / ((tb - ta) * (tb - tc))
+        lc = ta * tb / ((tc - ta) * (tc - tb))
+        value = la * da + lb * db + lc * dc
+        mb = tc * td / ((tb - tc) * (tb - td))
+        mc = tb * td / ((tc - tb) * (tc - td))
+        md = tb * tc / ((td - tb) * (td - tc))
+        value2 = mb * db + mc * dc + md * dd
+        r_ab = (tb * da - ta * db) / (tb - ta)
+        r_bc = (tc * db - tb * dc) / (tc - tb)
+        r_cd = (td * dc - tc * dd) / (td - tc)
+        diff = abs(value - value2)
+        asymptotic = abs(r_bc - r_cd) >= 2.0 * abs(r_ab - r_bc)
+        truncation = _TRUNCATION_SAFETY * diff / 7.0 if asymptotic else diff
+        noise = abs(la) * a[5] + abs(lb) * b[5] + abs(lc) * c[5]
+        rounding = _ROUNDING_ULPS * noise + self.eps * abs(value)
+        error = truncation + rounding
+        f0 = self.f0
+        right = (a[2] - f0) / a[0]
+        left = (f0 - a[3]) / a[1]
+        scale = max(abs(value), abs(right), abs(left))
+        # One-sided slopes change by O(h) per level when the step resolves f;
+        # when it is far too large (sin at 1e5 with h ~ 600) they jump about.
+        sided = abs(_extrapolate_linear(a[0], right, c[0], (c[2] - f0) / c[0]) - right)
+        sided += abs(_extrapolate_linear(a[1], left, c[1], (f0 - c[3]) / c[1]) - left)
+        sane = error <= _SOME_DIGITS * scale and sided <= _SIDED_SPREAD * scale
+        return _Window(value, error, truncation, rounding, scale, sane)
 
 
 def _central(
@@ -368,140 +413,197 @@ def _central(
     ladder = _Ladder(f, x, f0, h0, eps)
     ladder.nfev = nfev0 + 1
 
-    # First window: levels 0..3, moved down below any level where f fails.
-    k = 0
+    # First window: levels 0..3, moved below any level where f fails.
+    j = 0
     first = None
-    while k >= -_MAX_LEVELS_DOWN:
-        bad = next((j for j in range(k, k + 4) if ladder.level(j) is None), None)
+    while j >= -_MAX_LEVELS_DOWN:
+        bad = next((i for i in range(j, j + 4) if ladder.level(i) is None), None)
         if bad is None:
-            first = _window(ladder, k)
+            first = ladder.window(j)
             break
-        k = bad - 4
+        j = bad - 4
     if first is None:
-        return Estimate(
-            math.nan, math.inf, ladder.nfev, False, h0, status=STATUS_FAILED
-        )
+        return Estimate(math.nan, math.inf, ladder.nfev, False, h0, status=STATUS_FAILED)
 
-    _, error, truncation, rounding, scale = first
-    windows = {k: first}
-    if truncation > max(rounding, _TARGET * eps * scale):
-        _search(ladder, windows, k, -1)
-    elif error > _UP_TRIGGER * eps * scale:
+    # A kink already plain at the first steps needs no step search: the central
+    # difference there is no derivative anyway.
+    if _is_kink(ladder, j, first.error):
+        return _finish(ladder, j, first, kink=True)
+    windows = {j: first}
+    if not first.sane or first.truncation > max(
+        first.rounding, _TARGET * eps * first.scale
+    ):
+        _search(ladder, windows, j, -1)
+    elif first.error > _UP_TRIGGER * eps * first.scale:
         # rounding dominates and is large: a larger step lowers it
-        _search(ladder, windows, k, +1)
-    best_k, best = _select(windows)
-    return _finish(ladder, f0, best_k, best)
+        _search(ladder, windows, j, +1)
+    best_j, best = _select(windows)
+    return _finish(ladder, best_j, best)
 
 
-_WindowEstimate = tuple[float, float, float, float, float]
-
-
-def _search(
-    ladder: _Ladder, windows: dict[int, _WindowEstimate], k: int, direction: int
-) -> None:
-    """Walk the ladder one level at a time from window ``k``, adding to ``windows``.
+def _search(ladder: _Ladder, windows: dict[int, _Window], j: int, direction: int) -> None:
+    """Walk the ladder one level at a time from window ``j``, adding to ``windows``.
 
     Stops when the truncation part drops under the rounding part or under
-    ``_TARGET * eps * scale`` (going down), when the error has not improved
-    for three levels down (one level up) once some digits are right, or at
-    the ladder's end.
+    ``_TARGET * eps * scale`` (going down), when the relative error has not
+    improved for four levels down (two up) since the first sane window, or at
+    the ladder's end.  While the windows are not sane (the step is far too
+    large for f), it jumps down 8 levels (a factor 16) at a time.
     """
     eps = ladder.eps
     limit = -_MAX_LEVELS_DOWN if direction < 0 else _MAX_LEVELS_UP
-    patience = 3 if direction < 0 else 1
-    best = windows[k][1]
+    patience = 4 if direction < 0 else 2
+    current = windows[j]
+    best = current.relative if current.sane else math.inf
     worse = 0
-    while (k > limit) if direction < 0 else (k < limit):
-        k += direction
-        est = _window(ladder, k)
+    while (j > limit) if direction < 0 else (j < limit):
+        if direction < 0 and not current.sane and not current.relative <= _NO_DIGITS:
+            j = max(j - _JUMP, limit)
+        else:
+            j += direction
+        est = ladder.window(j)
         if est is None:
             if direction > 0:
                 break  # f undefined further out: stay below
             continue  # a failing level further in: keep shrinking past it
-        windows[k] = est
-        if est[1] < best:
-            best, worse = est[1], 0
-        elif best <= _SOME_DIGITS * est[4]:
-            # Past the optimum (rounding noise grows as the step shrinks).  While
-            # no window has any digit right (the step is far too large), keep going.
-            worse += 1
-        if direction < 0 and est[2] <= max(est[3], _TARGET * eps * est[4]):
+        windows[j] = current = est
+        if est.sane and est.relative < best:
+            best, worse = est.relative, 0
+        elif best < math.inf:
+            worse += 1  # past the optimum: rounding noise grows as the step shrinks
+        if direction < 0 and (
+            est.truncation <= est.rounding  # at the noise floor: smaller only hurts
+            or (est.sane and est.truncation <= _TARGET * eps * est.scale)
+        ):
             break
         if worse >= patience:
             break
 
 
-def _select(windows: dict[int, _WindowEstimate]) -> tuple[int, _WindowEstimate]:
-    """The window with the smallest error, judged with its smaller-step neighbour.
+def _select(windows: dict[int, _Window]) -> tuple[int, _Window]:
+    """The sane window with the smallest relative error, judged with its neighbour.
 
     In the rounding-noise regime a window's own error estimate is itself noisy,
     and the minimum over many windows would pick a lucky one.  The noise of
-    window k is about half that of window k - 1, so ``max(err[k], err[k-1]/2)``
-    is a noise-robust error (in the truncation regime err[k-1] ~ err[k]/64 and
-    changes nothing).
+    window j is sqrt(2)**(i - j) times that of window i, so the median of
+    ``err[i] * sqrt(2)**(i - j)`` over the smaller-step windows i < j is a
+    noise-robust floor (in the truncation regime err[i] is far below err[j]
+    and changes nothing).  Likewise ``err[j+1] / 8`` is a floor from the
+    truncation side.  Without
+    any sane window, the least bad one is kept (its status says inaccurate).
     """
-    best_k, best, best_err = 0, None, math.inf
-    for k, est in windows.items():
-        below = windows.get(k - 1)
-        err = est[1] if below is None else max(est[1], 0.5 * below[1])
-        if err < best_err:
-            best_k, best, best_err = k, est, err
+    best_j, best, best_key = 0, None, (True, math.inf)
+    for j, est in windows.items():
+        # The noise each smaller-step window implies at this step (noise ~ 1/h);
+        # their median is a robust floor under this window's own estimate.
+        implied = sorted(
+            w.error * _SQRT2 ** (i - j) for i, w in windows.items() if i < j
+        )
+        floor = implied[len(implied) // 2] if implied else 0.0
+        # Truncation shrinks at most 8-fold per level: a window far better than
+        # its larger-step neighbour allows is lucky, not accurate.
+        above = windows.get(j + 1)
+        if above is not None:
+            floor = max(floor, above.error / 8.0)
+        if floor > est.error:
+            est = est._replace(error=floor)
+        key = (not est.sane, est.relative)
+        if key < best_key or best is None:
+            best_j, best, best_key = j, est, key
     assert best is not None
-    return best_k, (best[0], best_err, best[2], best[3], best[4])
+    return best_j, best
 
 
-def _one_sided(ladder: _Ladder, f0: float, k: int) -> tuple[float, float, float, float, float]:
-    """Right and left slopes extrapolated to h = 0 (linear terms removed).
+def _levels(ladder: _Ladder, j: int) -> tuple[_Level, _Level, _Level, _Level]:
+    a, b, c, d = (ladder.cache.get(i) for i in range(j, j + 4))
+    assert a is not None and b is not None and c is not None and d is not None
+    return a, b, c, d
 
-    Returns ``(right, left, right_err, left_err, jump_noise)`` from levels k, k+1, k+2.
+
+def _extrapolate_linear(s1: float, g1: float, s2: float, g2: float) -> float:
+    """The line through (s1, g1), (s2, g2) at s = 0 (2 g1 - g2 when s2 = 2 s1)."""
+    return (s2 * g1 - s1 * g2) / (s2 - s1)
+
+
+def _is_kink(ladder: _Ladder, j: int, error: float) -> bool:
+    """A kink at x: the jump test passes on window j and on window j - 1, alike.
+
+    Confirming at the next smaller step (two more evaluations, only when the
+    first test passes) makes a chance pass on unresolved steps (sin at 1e5
+    with h ~ 1000: random slopes that happen to line up) vanishingly rare.
     """
-    a, b, c = ladder.cache[k], ladder.cache[k + 1], ladder.cache[k + 2]
-    assert a is not None and b is not None and c is not None
-    r1, r2, r3 = (a[2] - f0) / a[0], (b[2] - f0) / b[0], (c[2] - f0) / c[0]
-    l1, l2, l3 = (f0 - a[3]) / a[1], (f0 - b[3]) / b[1], (f0 - c[3]) / c[1]
-    # Steps double exactly along the ladder, so Richardson in h: 2R(h) - R(2h) etc.
-    r_lin, l_lin = 2.0 * r1 - r2, 2.0 * l1 - l2
-    right = (8.0 * r1 - 6.0 * r2 + r3) / 3.0
-    left = (8.0 * l1 - 6.0 * l2 + l3) / 3.0
-    eps = ladder.eps
-    noise = eps * _ROUNDING_ULPS * (
-        (abs(a[2]) + abs(a[3]) + 2.0 * abs(f0)) / a[0] * (8.0 / 3.0)
-        + (abs(b[2]) + abs(b[3]) + 2.0 * abs(f0)) / b[0] * 2.0
-        + (abs(c[2]) + abs(c[3]) + 2.0 * abs(f0)) / c[0] / 3.0
+    jump = _jump(ladder, j, error)
+    if jump is None:
+        return False
+    below = ladder.window(j - 1)
+    if below is None:
+        return True  # f undefined at the smaller step: the test above stands
+    jump2 = _jump(ladder, j - 1, below.error)
+    return jump2 is not None and abs(jump - jump2) * _KINK_FACTOR < abs(jump)
+
+
+def _jump(ladder: _Ladder, j: int, error: float) -> float | None:
+    """The one-sided slope test on the levels of window j: the jump, or None.
+
+    gap(h) = right slope - left slope = J + alpha*h + O(h**2) at a kink, but
+    has only odd powers of h (f2*h + f4*h**3/12, fk the k-th derivative) for
+    a smooth f.  The jump J is extrapolated to h = 0 twice, from levels
+    (j, j+2) and from (j+1, j+3): at a kink both give J (they differ by
+    O(h**2)); for a smooth f they are -6b*h**3 and -17b*h**3 (b = f4/12),
+    which differ by more than either, so a smooth f never passes, whatever
+    the step.  The jump must also exceed the central estimate's error and
+    the one-sided slopes' error (which includes their rounding noise).
+    """
+    f0 = ladder.f0
+    levels = _levels(ladder, j)
+    gaps = [(lv[2] - f0) / lv[0] - (f0 - lv[3]) / lv[1] for lv in levels]
+    steps = [0.5 * (lv[0] + lv[1]) for lv in levels]
+    jump = _extrapolate_linear(steps[0], gaps[0], steps[2], gaps[2])
+    jump2 = _extrapolate_linear(steps[1], gaps[1], steps[3], gaps[3])
+    if not abs(jump) > _KINK_FACTOR * (abs(jump - jump2) + error):
+        return None
+    # Both one-sided slopes must be resolved too (a step far too large for f
+    # gives random slopes, and now and then a random "jump").
+    _, _, sided_error = _one_sided(ladder, j)
+    if not abs(jump) > _KINK_FACTOR * (sided_error + abs(jump - jump2) + error):
+        return None
+    return jump
+
+
+def _one_sided(ladder: _Ladder, j: int) -> tuple[float, float, float]:
+    """Right and left slopes at h = 0 (linear term removed), and their error.
+
+    The error is the difference between the extrapolations from levels
+    (j, j+2) and (j+1, j+3), plus rounding.
+    """
+    f0 = ladder.f0
+    a, b, c, d = _levels(ladder, j)
+    right = _extrapolate_linear(a[0], (a[2] - f0) / a[0], c[0], (c[2] - f0) / c[0])
+    right2 = _extrapolate_linear(b[0], (b[2] - f0) / b[0], d[0], (d[2] - f0) / d[0])
+    left = _extrapolate_linear(a[1], (f0 - a[3]) / a[1], c[1], (f0 - c[3]) / c[1])
+    left2 = _extrapolate_linear(b[1], (f0 - b[3]) / b[1], d[1], (f0 - d[3]) / d[1])
+    noise = ladder.eps * _ROUNDING_ULPS * (
+        2.0 * (abs(a[2]) + abs(a[3]) + 2.0 * abs(f0)) / a[0]
+        + (abs(c[2]) + abs(c[3]) + 2.0 * abs(f0)) / c[0]
     )
-    return right, left, abs(right - r_lin), abs(left - l_lin), noise
+    error = 0.5 * (abs(right - right2) + abs(left - left2)) + noise
+    return right, left, error
 
 
-def _finish(ladder: _Ladder, f0: float, k: int, best: _WindowEstimate) -> Estimate:
-    """Run the kink test on the kept window and build the Estimate."""
-    value, error, scale = best[0], best[1], best[4]
-    right, left, right_err, left_err, noise = _one_sided(ladder, f0, k)
-    a, b, c = ladder.cache[k], ladder.cache[k + 1], ladder.cache[k + 2]
-    assert a is not None and b is not None and c is not None
-    # gap(h) = right(h) - left(h) = J + alpha*h (+ O(h**2) at a kink; only odd
-    # powers of h for a smooth f).  J = 2 g(h) - g(2h) is the jump at h = 0; the
-    # residual checks that g(4h) fits the same line, so a smooth f (J ~ -f''''h³/2,
-    # residual ~ 3.5 f''''h³) never passes.
-    g1 = (a[2] - f0) / a[0] - (f0 - a[3]) / a[1]
-    g2 = (b[2] - f0) / b[0] - (f0 - b[3]) / b[1]
-    g3 = (c[2] - f0) / c[0] - (f0 - c[3]) / c[1]
-    jump = 2.0 * g1 - g2
-    residual = g3 - 3.0 * g2 + 2.0 * g1
-    kink = abs(jump) > _KINK_FACTOR * (noise + abs(residual) + error)
+def _finish(ladder: _Ladder, j: int, best: _Window, kink: bool | None = None) -> Estimate:
+    """Run the kink test on the kept window (unless done) and build the Estimate."""
+    value, error = best.value, best.error
+    if kink is None:
+        kink = _is_kink(ladder, j, error)
+    right, left, sided_error = _one_sided(ladder, j)
     status = STATUS_OK
     if kink:
         value = 0.5 * (right + left)
-        error = 0.5 * abs(right - left) + 0.5 * (right_err + left_err) + noise
+        error = 0.5 * abs(right - left) + sided_error
         status = STATUS_KINK
-    elif not error <= math.sqrt(ladder.eps) * scale:
+    elif not (best.sane and error <= math.sqrt(ladder.eps) * best.scale):
         status = STATUS_INACCURATE
+    step = _levels(ladder, j)[0][0]
     return Estimate(
-        value,
-        error,
-        ladder.nfev,
-        kink,
-        a[0],
-        left=left,
-        right=right,
-        status=status,
+        value, error, ladder.nfev, kink, step, left=left, right=right, status=status
     )
