@@ -1162,7 +1162,7 @@ class SymbolicArray(np.ndarray):
 
     def __float__(self) -> float:
         raise TraceError(
-            "float() of a traced value: the forward converts an array to a Python number, "
+            "a traced value was converted to float (float(), or stored in a float array), "
             "which cuts the derivative"
         )
 
