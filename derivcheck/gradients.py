@@ -1,0 +1,1023 @@
+"""Array numeric engine: central differences of ``f()`` with respect to the
+entries of the arrays it reads.
+
+``f`` is a zero-argument callable returning a float (for a layer, the probe
+``sum(output * G)`` of a forward that reads the layer's own arrays).  Entries
+are perturbed *in place*, ``f`` is called, and the saved bits are put back:
+after every call each array is bit-identical to what it was, also when ``f``
+raises.
+
+Differences are taken in float64 whatever the array's dtype.  The step is
+``h = eps**(1/3) * max(1, |x|)`` with ``eps`` the working precision of ``f``;
+the step actually taken is read back from the array, so it is exact in the
+array's dtype.  Each estimate comes with an honest error bound (truncation and
+rounding) and a one-sided kink test, and :func:`compare` turns the bound into
+the tolerance, so the user never tunes an ``atol``.
+
+Costs, per entry: 2 evaluations when an ``analytic`` value is given and the
+plain central difference already agrees with it within a cheap bound; 6 for
+the full treatment (Richardson extrapolation over steps ``h, 2h, 4h`` and the
+kink test).  No SymPy here: numpy only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from derivcheck.errors import InputError
+
+__all__ = [
+    "Comparison",
+    "DirectionalEstimate",
+    "EntryEstimates",
+    "compare",
+    "directional_derivative",
+    "localise",
+    "noise_level",
+    "partial_derivatives",
+]
+
+# rounding noise of one evaluation of f, in units of eps * |f|
+NOISE_FACTOR = 2.0
+# compare(): tolerance = SAFETY * error + ULPS * eps * (gradient scale)
+SAFETY = 10.0
+ULPS = 8.0
+# kink test: the jump must exceed KINK_NOISE noise units and this fraction of
+# the one-sided slope difference (a smooth f has difference proportional to h)
+KINK_NOISE = 20.0
+KINK_RELATIVE = 0.1
+# the noise bound is the larger of NOISE_FACTOR * eps * |f| and NOISE_SIGMAS
+# times the measured noise standard deviation
+NOISE_SIGMAS = 3.0
+# step multipliers of the full treatment
+_LEVELS = (1.0, 2.0, 4.0)
+# noise measurement: f at this many extra points, steps this fraction of h
+_NOISE_POINTS = 8
+_NOISE_STEP = 2.0**-8
+_NOISE_SEED = 20240531
+
+_DTYPE_NAMES = {
+    float(np.finfo(t).eps): np.dtype(t).name for t in (np.float16, np.float32, np.float64)
+}
+
+
+@dataclass
+class EntryEstimates:
+    """Numeric partial derivatives of ``f`` for some entries of one array.
+
+    Attributes
+    ----------
+    index : ndarray of int, shape (k, ndim)
+        The entries estimated, in the order asked (row-major when all).
+    value : ndarray of float64, shape (k,)
+        Numeric derivative of ``f`` with respect to each entry.
+    error : ndarray of float64, shape (k,)
+        Error estimate (truncation and rounding).
+    kink : ndarray of bool, shape (k,)
+        One-sided slopes disagree: the entry is at (or within a step of) a kink.
+    step : ndarray of float64, shape (k,)
+        The step actually taken (exactly representable in the array's dtype).
+    nfev : int
+        Number of calls of ``f``.
+    slope_minus, slope_plus : ndarray of float64, shape (k,)
+        One-sided difference quotients at the first step, left and right; the
+        two sides of a kink.
+    """
+
+    index: np.ndarray
+    value: np.ndarray
+    error: np.ndarray
+    kink: np.ndarray
+    step: np.ndarray
+    nfev: int
+    slope_minus: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    slope_plus: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+@dataclass
+class DirectionalEstimate:
+    """Numeric derivative of ``f`` along one direction in the space of all entries.
+
+    Attributes
+    ----------
+    value, error : float
+        The directional derivative ``d/dt f(x + t*d)`` at ``t = 0`` and its error estimate.
+    kink : bool
+        One-sided slopes disagree along the direction.
+    nfev : int
+        Number of calls of ``f``.
+    step : float
+        The first step ``t``.
+    """
+
+    value: float
+    error: float
+    kink: bool
+    nfev: int
+    step: float = math.nan
+
+
+@dataclass
+class Comparison:
+    """Per-entry verdict of :func:`compare`.
+
+    Attributes
+    ----------
+    mismatch : ndarray of bool
+        ``abs_diff > tol`` and not at a kink (NaN anywhere is a mismatch).
+    tol : ndarray of float64
+        The tolerance used for each entry.
+    abs_diff, rel_diff : ndarray of float64
+        ``|analytic - numeric|`` and that divided by ``|numeric|``.
+    kink : ndarray of bool
+        Entries at a kink: never mismatches, reported separately.
+    rule : str
+        How the tolerance was set, for a report header.
+    """
+
+    mismatch: np.ndarray
+    tol: np.ndarray
+    abs_diff: np.ndarray
+    rel_diff: np.ndarray
+    kink: np.ndarray
+    rule: str
+
+    @property
+    def ok(self) -> bool:
+        """True when no entry is a mismatch."""
+        return not bool(self.mismatch.any())
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_callable(f: Any) -> None:
+    if not callable(f):
+        raise InputError(f"`f` must be callable, got {type(f).__name__}.")
+
+
+def _check_array(array: Any, name: str) -> np.ndarray:
+    if not isinstance(array, np.ndarray):
+        raise InputError(
+            f"`{name}` must be a numpy array (the very array f reads), got {type(array).__name__}."
+        )
+    if array.dtype.kind != "f":
+        raise InputError(f"`{name}` must have a real floating dtype, got {array.dtype}.")
+    if not array.flags.writeable:
+        raise InputError(f"`{name}` must be writeable: its entries are perturbed in place.")
+    return array
+
+
+def _check_eps(eps: Any, arrays: Sequence[np.ndarray]) -> float:
+    if eps is None:
+        return max(float(np.finfo(a.dtype).eps) for a in arrays) if arrays else float(
+            np.finfo(np.float64).eps
+        )
+    try:
+        value = float(eps)
+    except (TypeError, ValueError):
+        raise InputError("`eps` must be a positive finite float below 1.") from None
+    if not (math.isfinite(value) and 0.0 < value < 1.0):
+        raise InputError("`eps` must be a positive finite float below 1.")
+    return value
+
+
+def _check_f_scale(f_scale: Any) -> float:
+    if f_scale is None:
+        return 0.0
+    try:
+        value = float(f_scale)
+    except (TypeError, ValueError):
+        raise InputError("`f_scale` must be a non-negative finite float.") from None
+    if not (math.isfinite(value) and value >= 0.0):
+        raise InputError("`f_scale` must be a non-negative finite float.")
+    return value
+
+
+def _check_noise(noise: Any) -> float | None:
+    if noise is None:
+        return None
+    try:
+        value = float(noise)
+    except (TypeError, ValueError):
+        raise InputError("`noise` must be a non-negative finite float.") from None
+    if not (math.isfinite(value) and value >= 0.0):
+        raise InputError("`noise` must be a non-negative finite float.")
+    return value
+
+
+def _check_indices(indices: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Flat (row-major) positions of ``indices``; all entries when None."""
+    size = math.prod(shape)
+    if indices is None:
+        return np.arange(size, dtype=np.intp)
+    idx = np.asarray(indices)
+    if idx.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    if idx.dtype.kind not in "iu":
+        raise InputError(f"`indices` must be integers, got dtype {idx.dtype}.")
+    ndim = len(shape)
+    if idx.ndim == 1 and ndim == 1:
+        idx = idx.reshape(-1, 1)
+    if idx.ndim != 2 or idx.shape[1] != ndim:
+        raise InputError(
+            f"`indices` must have shape (k, {ndim}) for an array of shape {shape}, "
+            f"got shape {idx.shape}."
+        )
+    bad = ((idx < 0) | (idx >= np.asarray(shape, dtype=np.int64))).any(axis=1)
+    if bad.any():
+        first = tuple(int(v) for v in idx[np.flatnonzero(bad)[0]])
+        raise InputError(f"`indices` entry {first} is out of bounds for shape {shape}.")
+    if ndim == 0:
+        return np.zeros(idx.shape[0], dtype=np.intp)
+    return np.ravel_multi_index(tuple(idx.T), shape).astype(np.intp)
+
+
+def _flat_view(array: np.ndarray) -> Any:
+    """An object whose ``[i] = v`` writes the array's i-th row-major entry in place."""
+    if array.flags.c_contiguous:
+        return array.reshape(-1)  # a view, no copy
+    return array.flat
+
+
+def _restore(array: np.ndarray, backup: np.ndarray) -> None:
+    np.copyto(array, backup, casting="no")
+
+
+def _entry_path(array: np.ndarray, flat: np.ndarray, eta: float) -> Callable[[float], None]:
+    """``set_point(j)``: entries ``flat`` moved by ``j`` tiny seeded Gaussian steps
+    (a fraction of their difference step), the rest left as they are."""
+    view = _flat_view(array)
+    x = np.asarray(view[flat], dtype=np.float64)
+    p = np.random.default_rng(_NOISE_SEED).standard_normal(flat.size)
+    delta = (_NOISE_STEP * eta) * np.maximum(1.0, np.abs(x)) * p
+
+    def set_point(j: float) -> None:
+        view[flat] = x + j * delta
+
+    return set_point
+
+
+# --------------------------------------------------------------------------- estimators
+
+
+def _three_point(
+    f0: Any, fp: np.ndarray, fm: np.ndarray, hp: np.ndarray, hm: np.ndarray
+) -> np.ndarray:
+    """Second-order derivative at 0 from nodes ``-hm, 0, +hp`` (central when ``hm == hp``)."""
+    with np.errstate(all="ignore"):
+        return (hm * hm * (fp - f0) - hp * hp * (fm - f0)) / (hp * hm * (hp + hm))
+
+
+def _full_estimate(
+    f0: Any,
+    fp: np.ndarray,
+    fm: np.ndarray,
+    hp: np.ndarray,
+    hm: np.ndarray,
+    noise: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Richardson value, error and kink flag from the levels h, 2h, 4h.
+
+    ``fp, fm, hp, hm`` have shape (3, k): values and actual steps on each side
+    at each level; ``noise`` (k,) is the rounding noise of one evaluation.
+    """
+    with np.errstate(all="ignore"):
+        c = _three_point(f0, fp, fm, hp, hm)
+        p = hp * hm  # the truncation error of level L is ~ p[L] * f'''/6
+        r12 = (p[1] * c[0] - p[0] * c[1]) / (p[1] - p[0])
+        r24 = (p[2] * c[1] - p[1] * c[2]) / (p[2] - p[1])
+        hbar = 0.5 * (hp + hm)
+        # r12 carries at most 1.5 noise/h of rounding; x2 for a bound
+        error = np.abs(r12 - r24) + 3.0 * noise / hbar[0]
+        s_plus = (fp - f0) / hp
+        s_minus = (f0 - fm) / hm
+        diff = s_plus - s_minus  # smooth f: ~ hbar * f''; kink: ~ the jump, whatever h
+        d1 = diff[0]
+        d2 = diff[1] * (hbar[0] / hbar[1])
+        d4 = diff[2] * (hbar[0] / hbar[2])
+        jump = np.maximum(np.abs(diff[0] - diff[1] * (hbar[0] / hbar[1])),
+                          np.abs(diff[1] - diff[2] * (hbar[1] / hbar[2])))
+        scale = np.maximum(np.maximum(np.abs(d1), np.abs(d2)), np.abs(d4))
+        kink = (jump > KINK_NOISE * noise / hbar[0]) & (jump > KINK_RELATIVE * scale)
+    return r12, error, kink, s_minus[0], s_plus[0]
+
+
+def _noise(eps: float, f_scale: float, sigma: float, *values: np.ndarray) -> np.ndarray:
+    """Bound on the rounding noise of one evaluation of f, per entry."""
+    scale = np.abs(values[0])
+    for v in values[1:]:
+        scale = np.maximum(scale, np.abs(v))
+    return np.maximum(NOISE_FACTOR * eps * np.maximum(scale, f_scale), NOISE_SIGMAS * sigma)
+
+
+def _sigma_from_values(values: np.ndarray) -> float:
+    """Noise standard deviation from f on equally spaced tiny steps (Moré & Wild's
+    ECnoise): the k-th differences of a smooth f vanish, those of noise do not."""
+    sigmas = []
+    for k in range(3, 7):
+        diffs = np.diff(values, k)
+        gamma = math.factorial(k) ** 2 / math.factorial(2 * k)
+        sigmas.append(math.sqrt(gamma * float(np.mean(diffs * diffs))))
+    sigma = max(sigmas)
+    return sigma if math.isfinite(sigma) else 0.0
+
+
+def _sigma_along(
+    f: Callable[[], float], set_point: Callable[[float], None], f0: float
+) -> float:
+    """ECnoise on ``f`` at ``_NOISE_POINTS`` points along a path set by ``set_point(j)``."""
+    values = np.empty(_NOISE_POINTS + 1)
+    values[0] = f0
+    for j in range(1, _NOISE_POINTS + 1):
+        set_point(float(j))
+        values[j] = float(f())
+    return _sigma_from_values(values)
+
+
+# --------------------------------------------------------------------------- partials
+
+
+def partial_derivatives(
+    f: Callable[[], float],
+    array: np.ndarray,
+    indices: Any = None,
+    *,
+    analytic: Any = None,
+    eps: float | None = None,
+    f_scale: float | None = None,
+    noise: float | None = None,
+) -> EntryEstimates:
+    """Numeric partial derivatives of ``f()`` with respect to entries of ``array``.
+
+    Parameters
+    ----------
+    f : callable
+        ``f()`` returns a float computed from ``array`` (read at call time).
+    array : ndarray of real floating dtype
+        The very array ``f`` reads; its entries are perturbed in place and
+        restored bit for bit, also when ``f`` raises.
+    indices : array_like of int, shape (k, ndim), optional
+        The entries to estimate; all of them (row-major) when omitted.
+    analytic : array_like, shape (k,), optional
+        The backward's values for the same entries.  An entry whose central
+        difference already agrees within a cheap bound is settled after 2
+        evaluations; the others get Richardson extrapolation and the kink test.
+    eps : float, optional
+        Working precision of ``f``; default the eps of ``array.dtype``.  Pass
+        float32's eps when ``f`` computes in float32 from float64 arrays.
+    f_scale : float, optional
+        Magnitude against which ``f``'s rounding error is measured (default
+        the largest ``|f|`` seen at the entry).
+    noise : float, optional
+        Standard deviation of ``f``'s rounding noise, if known (see
+        :func:`noise_level`); by default it is measured with 8 extra
+        evaluations of ``f`` along tiny steps of the entries asked.
+
+    Returns
+    -------
+    EntryEstimates
+
+    Raises
+    ------
+    InputError
+        For a non-float or read-only array, bad indices, a wrong ``analytic``
+        shape or a bad ``eps``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.array([1.0, -2.0, 3.0])
+    >>> est = partial_derivatives(lambda: float(np.sum(w ** 2)), w)
+    >>> print(np.round(est.value, 8), bool(est.error.max() < 1e-6), est.nfev)
+    [ 2. -4.  6.] True 27
+    >>> w                                  # restored bit for bit
+    array([ 1., -2.,  3.])
+    """
+    _check_callable(f)
+    _check_array(array, "array")
+    eps_f = _check_eps(eps, [array])
+    scale_f = _check_f_scale(f_scale)
+    sigma_given = _check_noise(noise)
+    flat = _check_indices(indices, array.shape)
+    k = flat.size
+    target: np.ndarray | None = None
+    if analytic is not None:
+        target = np.asarray(analytic, dtype=np.float64).reshape(-1) if np.ndim(analytic) else (
+            np.asarray(analytic, dtype=np.float64).reshape(1)
+        )
+        if target.shape != (k,):
+            raise InputError(
+                f"`analytic` must have one value per entry, shape ({k},), "
+                f"got shape {np.shape(analytic)}."
+            )
+    index = np.stack(np.unravel_index(flat, array.shape), axis=1) if array.ndim else (
+        np.zeros((k, 0), dtype=np.intp)
+    )
+    empty = np.zeros(0)
+    if k == 0:
+        return EntryEstimates(index, empty, empty, np.zeros(0, bool), empty, 0, empty, empty)
+
+    eta = eps_f ** (1.0 / 3.0)
+    backup = array.copy()
+    view = _flat_view(array)
+    item = array.item
+    positions = flat.tolist()
+    nfev = 0
+    try:
+        f0 = float(f())
+        nfev += 1
+        if sigma_given is None:
+            sigma = _sigma_along(f, _entry_path(array, flat, eta), f0)
+            nfev += _NOISE_POINTS
+            _restore(array, backup)
+        else:
+            sigma = sigma_given
+        # stage 1: plain central difference for every entry (local names: hot loop)
+        fps: list[float] = []
+        fms: list[float] = []
+        hps: list[float] = []
+        hms: list[float] = []
+        add_fp, add_fm, add_hp, add_hm = fps.append, fms.append, hps.append, hms.append
+        for i in positions:
+            x = item(i)
+            ax = abs(x)
+            h = eta * ax if ax > 1.0 else eta
+            view[i] = x + h
+            add_hp(item(i) - x)
+            add_fp(float(f()))
+            view[i] = x - h
+            add_hm(x - item(i))
+            add_fm(float(f()))
+            view[i] = x
+        nfev += 2 * k
+        fp1 = np.array(fps)
+        fm1 = np.array(fms)
+        hp1 = np.array(hps)
+        hm1 = np.array(hms)
+        noise_bound = _noise(eps_f, scale_f, sigma, fp1, fm1, np.full(k, f0))
+        value = _three_point(f0, fp1, fm1, hp1, hm1)
+        with np.errstate(all="ignore"):
+            s_plus = (fp1 - f0) / hp1
+            s_minus = (f0 - fm1) / hm1
+            # rounding of the difference (2 noise/h, x2) plus truncation h^2 f'''/6,
+            # with f''' ~ f''/scale guessed from the one-sided slopes' gap h f''
+            error = 2.0 * noise_bound / (0.5 * (hp1 + hm1)) + np.abs(s_plus - s_minus) * eta
+        kink = np.zeros(k, dtype=bool)
+        if target is None:
+            doubtful = np.arange(k)
+        else:
+            with np.errstate(invalid="ignore"):
+                settled = np.abs(value - target) <= error
+            doubtful = np.flatnonzero(~settled)
+
+        if doubtful.size:
+            # stage 2: steps 2h and 4h on both sides of each doubtful entry
+            m = doubtful.size
+            fp = np.empty((3, m))
+            fm = np.empty((3, m))
+            hp = np.empty((3, m))
+            hm = np.empty((3, m))
+            fp[0], fm[0], hp[0], hm[0] = fp1[doubtful], fm1[doubtful], hp1[doubtful], hm1[doubtful]
+            for j, e in enumerate(doubtful.tolist()):
+                i = positions[e]
+                x = item(i)
+                ax = abs(x)
+                h = eta * ax if ax > 1.0 else eta
+                for level in (1, 2):
+                    step = h * _LEVELS[level]
+                    view[i] = x + step
+                    hp[level, j] = item(i) - x
+                    fp[level, j] = float(f())
+                    view[i] = x - step
+                    hm[level, j] = x - item(i)
+                    fm[level, j] = float(f())
+                view[i] = x
+            nfev += 4 * m
+            noise_d = _noise(eps_f, scale_f, sigma, fp, fm, np.full(m, f0))
+            noise_d = noise_d.max(axis=0)
+            v, err, kk, sm, sp = _full_estimate(f0, fp, fm, hp, hm, noise_d)
+            value[doubtful] = v
+            error[doubtful] = err
+            kink[doubtful] = kk
+            s_minus[doubtful] = sm
+            s_plus[doubtful] = sp
+    finally:
+        _restore(array, backup)
+    return EntryEstimates(index, value, error, kink, hp1, nfev, s_minus, s_plus)
+
+
+# --------------------------------------------------------------------------- directional
+
+
+class _Perturber:
+    """Sets a contiguous range ``[lo, hi)`` of the concatenated flat entries of
+    several arrays to ``saved + t * d`` and puts them back."""
+
+    def __init__(self, arrays: Sequence[np.ndarray]) -> None:
+        self.arrays = list(arrays)
+        self.views = [_flat_view(a) for a in self.arrays]
+        self.backups = [a.copy() for a in self.arrays]
+        self.saved64 = [b.reshape(-1).astype(np.float64) for b in self.backups]
+        self.flat_backups = [b.reshape(-1) for b in self.backups]
+        sizes = [a.size for a in self.arrays]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.size = int(self.offsets[-1])
+
+    def parts(self, lo: int, hi: int) -> list[tuple[int, int, int, int]]:
+        """(array position, local lo, local hi, offset into the direction) for ``[lo, hi)``."""
+        out = []
+        for pos in range(len(self.arrays)):
+            a_lo, a_hi = int(self.offsets[pos]), int(self.offsets[pos + 1])
+            s, e = max(lo, a_lo), min(hi, a_hi)
+            if s < e:
+                out.append((pos, s - a_lo, e - a_lo, s - lo))
+        return out
+
+    def set(self, parts: list[tuple[int, int, int, int]], d: np.ndarray, t: float) -> None:
+        for pos, s, e, off in parts:
+            view = self.views[pos]
+            if isinstance(view, np.ndarray) and view.dtype == np.float64:
+                seg = view[s:e]  # in place, no temporaries: this runs on 100k entries
+                np.multiply(d[off : off + e - s], t, out=seg)
+                seg += self.saved64[pos][s:e]
+            else:
+                view[s:e] = self.saved64[pos][s:e] + t * d[off : off + e - s]
+
+    def reset(self, parts: list[tuple[int, int, int, int]]) -> None:
+        for pos, s, e, _ in parts:
+            self.views[pos][s:e] = self.flat_backups[pos][s:e]
+
+    def restore_all(self) -> None:
+        for a, b in zip(self.arrays, self.backups, strict=True):
+            _restore(a, b)
+
+
+def _direction_step(perturber: _Perturber, parts: list[tuple[int, int, int, int]],
+                    d: np.ndarray, eta: float) -> float:
+    """t such that every entry moves by about eta * max(1, |x|)."""
+    x2 = 0.0
+    n = 0
+    for pos, s, e, _ in parts:
+        seg = perturber.saved64[pos][s:e]
+        x2 += float(np.dot(seg, seg))
+        n += e - s
+    x_rms = math.sqrt(x2 / n) if n else 0.0
+    d_rms = math.sqrt(float(np.dot(d, d)) / d.size) if d.size else 0.0
+    return eta * max(1.0, x_rms) / d_rms
+
+
+def _probe(
+    f: Callable[[], float],
+    perturber: _Perturber,
+    parts: list[tuple[int, int, int, int]],
+    d: np.ndarray,
+    f0: float,
+    eta: float,
+    eps_f: float,
+    scale_f: float,
+    sigma: float,
+    levels: int,
+) -> tuple[float, float, bool, int, float]:
+    """Directional estimate along ``d`` on ``parts``: (value, error, kink, nfev, t).
+
+    ``levels == 1``: plain central difference with the cheap bound;
+    ``levels == 3``: Richardson and the kink test.
+    """
+    t = _direction_step(perturber, parts, d, eta)
+    fvals = np.empty((2, levels))
+    try:
+        for level in range(levels):
+            for side, sign in enumerate((1.0, -1.0)):
+                perturber.set(parts, d, sign * t * _LEVELS[level])
+                fvals[side, level] = float(f())
+    finally:
+        perturber.reset(parts)
+    steps = t * np.asarray(_LEVELS[:levels])
+    fp, fm = fvals[0].reshape(levels, 1), fvals[1].reshape(levels, 1)
+    hs = steps.reshape(levels, 1)
+    noise = _noise(eps_f, scale_f, sigma, fp, fm, np.full((levels, 1), f0)).max(axis=0)
+    if levels == 1:
+        value = _three_point(f0, fp[0], fm[0], hs[0], hs[0])
+        with np.errstate(all="ignore"):
+            gap = (fp[0] - f0) / t - (f0 - fm[0]) / t
+            error = 2.0 * noise / t + np.abs(gap) * eta
+        return float(value[0]), float(error[0]), False, 2, t
+    v, err, kink, _, _ = _full_estimate(f0, fp, fm, hs, hs, noise)
+    return float(v[0]), float(err[0]), bool(kink[0]), 2 * levels, t
+
+
+def _sigma_direction(
+    f: Callable[[], float],
+    perturber: _Perturber,
+    parts: list[tuple[int, int, int, int]],
+    d: np.ndarray,
+    t: float,
+    f0: float,
+) -> float:
+    """Noise standard deviation of f along ``d`` (tiny steps ``t * _NOISE_STEP``)."""
+    try:
+        return _sigma_along(f, lambda j: perturber.set(parts, d, j * t * _NOISE_STEP), f0)
+    finally:
+        perturber.reset(parts)
+
+
+def _check_arrays(arrays: Any, name: str) -> list[np.ndarray]:
+    if isinstance(arrays, np.ndarray) or not isinstance(arrays, Sequence):
+        raise InputError(f"`{name}` must be a sequence of numpy arrays.")
+    if len(arrays) == 0:
+        raise InputError(f"`{name}` must not be empty.")
+    return [_check_array(a, f"{name}[{i}]") for i, a in enumerate(arrays)]
+
+
+def directional_derivative(
+    f: Callable[[], float],
+    arrays: Sequence[np.ndarray],
+    directions: Sequence[Any],
+    *,
+    eps: float | None = None,
+    f_scale: float | None = None,
+    noise: float | None = None,
+) -> DirectionalEstimate:
+    """Derivative of ``f()`` along ``directions``: ``d/dt f`` with every
+    ``arrays[k]`` set to ``saved_k + t * directions[k]``, at ``t = 0``.
+
+    Parameters
+    ----------
+    f : callable
+        ``f()`` returns a float computed from ``arrays``.
+    arrays : sequence of ndarray
+        The very arrays ``f`` reads; restored bit for bit afterwards.
+    directions : sequence of array_like
+        One direction per array, same shapes; finite, not all zero.
+    eps : float, optional
+        Working precision of ``f``; default the largest eps of the arrays' dtypes.
+    f_scale, noise : float, optional
+        As in :func:`partial_derivatives` (measuring the noise costs 8
+        evaluations; pass it when probing the same ``f`` repeatedly).
+
+    Returns
+    -------
+    DirectionalEstimate
+        Richardson extrapolation over steps ``t, 2t, 4t`` with an error
+        estimate and the one-sided kink test (7 evaluations, plus 8 to
+        measure the noise).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.array([1.0, 2.0])
+    >>> b = np.array([0.5])
+    >>> est = directional_derivative(lambda: float(np.sum(w ** 2) + 3 * b[0]),
+    ...                              [w, b], [np.array([1.0, 0.0]), np.array([1.0])])
+    >>> print(round(est.value, 8), est.kink, est.nfev)   # 2*w[0] + 3
+    5.0 False 15
+    """
+    _check_callable(f)
+    arrs = _check_arrays(arrays, "arrays")
+    if isinstance(directions, np.ndarray) or not isinstance(directions, Sequence):
+        raise InputError("`directions` must be a sequence of arrays, one per array.")
+    if len(directions) != len(arrs):
+        raise InputError(
+            f"`arrays` and `directions` must have the same length "
+            f"({len(arrs)} != {len(directions)})."
+        )
+    dirs = []
+    for i, (a, d) in enumerate(zip(arrs, directions, strict=True)):
+        dd = np.asarray(d, dtype=np.float64)
+        if dd.shape != a.shape:
+            raise InputError(
+                f"`directions[{i}]` has shape {dd.shape}, expected {a.shape} like `arrays[{i}]`."
+            )
+        if not np.isfinite(dd).all():
+            raise InputError(f"`directions[{i}]` must be finite.")
+        dirs.append(dd.reshape(-1))
+    direction = np.concatenate(dirs)
+    if not direction.any():
+        raise InputError("`directions` must not be all zero.")
+    eps_f = _check_eps(eps, arrs)
+    scale_f = _check_f_scale(f_scale)
+    sigma = _check_noise(noise)
+    eta = eps_f ** (1.0 / 3.0)
+    perturber = _Perturber(arrs)
+    parts = perturber.parts(0, perturber.size)
+    nfev = 1
+    try:
+        f0 = float(f())
+        if sigma is None:
+            t = _direction_step(perturber, parts, direction, eta)
+            sigma = _sigma_direction(f, perturber, parts, direction, t, f0)
+            nfev += _NOISE_POINTS
+        value, error, kink, n, t = _probe(
+            f, perturber, parts, direction, f0, eta, eps_f, scale_f, sigma, levels=3
+        )
+        nfev += n
+    finally:
+        perturber.restore_all()
+    return DirectionalEstimate(value, error, kink, nfev, t)
+
+
+def noise_level(
+    f: Callable[[], float],
+    arrays: Sequence[np.ndarray],
+    *,
+    eps: float | None = None,
+    seed: int = 0,
+) -> float:
+    """Standard deviation of the rounding noise in ``f()`` near the current point.
+
+    ``f`` is evaluated at 8 tiny steps along a seeded Gaussian direction in
+    all the entries of ``arrays`` (steps ``2**-8`` of a difference step);
+    the noise is read off the high-order differences (Moré & Wild's ECnoise).
+    Pass the result as ``noise=`` to the other functions of this module to
+    skip measuring it again.
+
+    Parameters
+    ----------
+    f : callable
+    arrays : sequence of ndarray
+        The very arrays ``f`` reads; restored bit for bit afterwards.
+    eps : float, optional
+        Working precision of ``f``; default from the arrays' dtypes.
+    seed : int
+        Seed of the direction.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.linspace(0.0, 1.0, 100)
+    >>> sigma = noise_level(lambda: float(np.sum(np.sin(w))), [w])
+    >>> bool(0.0 <= sigma < 1e-13)
+    True
+    """
+    _check_callable(f)
+    arrs = _check_arrays(arrays, "arrays")
+    eps_f = _check_eps(eps, arrs)
+    eta = eps_f ** (1.0 / 3.0)
+    perturber = _Perturber(arrs)
+    parts = perturber.parts(0, perturber.size)
+    direction = np.random.default_rng(seed).standard_normal(perturber.size)
+    try:
+        f0 = float(f())
+        t = _direction_step(perturber, parts, direction, eta)
+        return _sigma_direction(f, perturber, parts, direction, t, f0)
+    finally:
+        perturber.restore_all()
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def _dtype_label(eps: float) -> str:
+    name = _DTYPE_NAMES.get(float(eps))
+    return name if name is not None else f"eps={eps:.3g}"
+
+
+def compare(
+    analytic: Any,
+    est: EntryEstimates | DirectionalEstimate,
+    *,
+    eps: float,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> Comparison:
+    """Decide, entry by entry, whether the backward's values match the numeric estimate.
+
+    The tolerance is ``10 * error + 8 * eps * (|analytic| + |numeric| + max|analytic|)``:
+    the estimate's own error bound with a safety factor, plus a few ulps of
+    the gradient's scale for the rounding of the backward itself.  Giving
+    ``rtol`` or ``atol`` replaces it by ``atol + rtol * |numeric|``.  Entries
+    at a kink are never mismatches; NaN is always one.
+
+    Parameters
+    ----------
+    analytic : array_like
+        Same shape as ``est.value`` (a scalar for a directional estimate), or
+        the same number of values in row-major order.
+    est : EntryEstimates or DirectionalEstimate
+    eps : float
+        Working precision of the layer (float32's eps for a float32 layer).
+    rtol, atol : float, optional
+        User tolerances; override the derived one.
+
+    Returns
+    -------
+    Comparison
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.array([1.0, -2.0, 3.0])
+    >>> est = partial_derivatives(lambda: float(np.sum(w ** 2)), w)
+    >>> c = compare([2.0, -4.0, 6.1], est, eps=np.finfo(float).eps)
+    >>> c.mismatch.tolist(), c.ok
+    ([False, False, True], False)
+    >>> print(c.rule)
+    tolerance from error estimate (x10) + 8 ulp of the gradient scale, float64
+    """
+    eps_v = _check_eps(eps, [])
+    numeric = np.atleast_1d(np.asarray(est.value, dtype=np.float64))
+    error = np.atleast_1d(np.asarray(est.error, dtype=np.float64))
+    kink = np.atleast_1d(np.asarray(est.kink, dtype=bool))
+    try:
+        a = np.atleast_1d(np.asarray(analytic, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise InputError("`analytic` must be an array of numbers.") from None
+    if a.shape != numeric.shape and a.size == numeric.size:
+        a = a.reshape(numeric.shape)  # e.g. a whole gradient tensor against all its entries
+    if a.shape != numeric.shape:
+        raise InputError(
+            f"`analytic` has shape {np.shape(analytic)}, expected {np.shape(est.value)} "
+            "like `est.value`."
+        )
+    for name, v in (("rtol", rtol), ("atol", atol)):
+        if v is not None and not (isinstance(v, (int, float, np.floating)) and math.isfinite(v)
+                                  and v >= 0):
+            raise InputError(f"`{name}` must be a non-negative finite float.")
+    with np.errstate(all="ignore"):
+        abs_diff = np.abs(a - numeric)
+        abs_num = np.abs(numeric)
+        rel_diff = np.where(abs_num > 0, abs_diff / abs_num, np.where(abs_diff > 0, np.inf, 0.0))
+        if rtol is not None or atol is not None:
+            r = float(rtol or 0.0)
+            t = float(atol or 0.0)
+            tol = t + r * abs_num
+            rule = f"rtol={r:g}, atol={t:g} (user tolerances), {_dtype_label(eps_v)}"
+        else:
+            finite = np.abs(a[np.isfinite(a)])
+            g_scale = float(finite.max()) if finite.size else 0.0
+            tol = SAFETY * error + ULPS * eps_v * (np.abs(a) + abs_num + g_scale)
+            rule = (
+                f"tolerance from error estimate (x{SAFETY:g}) + {ULPS:g} ulp of the gradient "
+                f"scale, {_dtype_label(eps_v)}"
+            )
+        mismatch = ~(abs_diff <= tol) & ~kink
+    return Comparison(mismatch, tol, abs_diff, rel_diff, kink.copy(), rule)
+
+
+# --------------------------------------------------------------------------- localise
+
+
+def localise(
+    f: Callable[[], float],
+    arrays: Sequence[np.ndarray],
+    analytics: Sequence[Any],
+    *,
+    eps: float,
+    seed: int = 0,
+    max_entries: int = 10,
+    f_scale: float | None = None,
+    noise: float | None = None,
+    leaf_size: int = 8,
+    max_probes: int | None = None,
+) -> list[tuple[int, tuple[int, ...]]]:
+    """Find the entries whose analytic gradient is wrong, by group testing.
+
+    The entries of all arrays are laid end to end.  A range is probed with a
+    seeded Gaussian direction restricted to it (2 evaluations: a central
+    difference, against ``sum(analytic * d)`` over the range); a range whose
+    probe disagrees is split in halves, down to ranges of ``leaf_size``
+    entries, which are checked entry by entry with :func:`partial_derivatives`
+    and :func:`compare` (kinks are not reported).  With one wrong entry among
+    ``n`` this costs about ``4 * log2(n)`` evaluations.
+
+    Parameters
+    ----------
+    f : callable
+        ``f()`` returns a float computed from ``arrays``.
+    arrays : sequence of ndarray
+        The very arrays ``f`` reads; restored bit for bit afterwards.
+    analytics : sequence of array_like
+        The backward's gradient for each array, same shapes.
+    eps : float
+        Working precision of ``f``.
+    seed : int
+        Seed of the probe directions.
+    max_entries : int
+        Stop after finding this many wrong entries.
+    f_scale, noise : float, optional
+        As in :func:`partial_derivatives`; the noise is measured once.
+    leaf_size : int
+        Ranges this small are checked entry by entry.
+    max_probes : int, optional
+        Budget of range probes (default ``64 + 8 * max_entries * log2(n)``).
+
+    Returns
+    -------
+    list of (int, tuple of int)
+        ``(array position, index)`` of each wrong entry found, sorted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.linspace(-1.0, 1.0, 1000)
+    >>> grad = 2 * w
+    >>> grad[417] *= 1.01                          # one wrong entry
+    >>> localise(lambda: float(np.sum(w ** 2)), [w], [grad], eps=np.finfo(float).eps)
+    [(0, (417,))]
+    """
+    _check_callable(f)
+    arrs = _check_arrays(arrays, "arrays")
+    if isinstance(analytics, np.ndarray) or not isinstance(analytics, Sequence):
+        raise InputError("`analytics` must be a sequence of arrays, one per array.")
+    if len(analytics) != len(arrs):
+        raise InputError(
+            f"`arrays` and `analytics` must have the same length ({len(arrs)} != {len(analytics)})."
+        )
+    grads = []
+    for i, (a, g) in enumerate(zip(arrs, analytics, strict=True)):
+        gg = np.asarray(g, dtype=np.float64)
+        if gg.shape != a.shape:
+            raise InputError(
+                f"`analytics[{i}]` has shape {gg.shape}, expected {a.shape} like `arrays[{i}]`."
+            )
+        grads.append(gg.reshape(-1))
+    grad = np.concatenate(grads)
+    eps_f = _check_eps(eps, arrs)
+    scale_f = _check_f_scale(f_scale)
+    sigma_given = _check_noise(noise)
+    if isinstance(max_entries, bool) or not isinstance(max_entries, (int, np.integer)) or (
+        max_entries < 1
+    ):
+        raise InputError("`max_entries` must be a positive int.")
+    if isinstance(leaf_size, bool) or not isinstance(leaf_size, (int, np.integer)) or leaf_size < 1:
+        raise InputError("`leaf_size` must be a positive int.")
+    eta = eps_f ** (1.0 / 3.0)
+    rng = np.random.default_rng(seed)
+    perturber = _Perturber(arrs)
+    n = perturber.size
+    budget = max_probes if max_probes is not None else int(
+        64 + 8 * max_entries * max(1.0, math.log2(max(n, 2)))
+    )
+    found: list[tuple[int, tuple[int, ...]]] = []
+
+    def disagrees(lo: int, hi: int) -> bool:
+        parts = perturber.parts(lo, hi)
+        d = rng.standard_normal(hi - lo)
+        value, error, _, _, _ = _probe(
+            f, perturber, parts, d, f0, eta, eps_f, scale_f, sigma, levels=1
+        )
+        expected = float(np.dot(grad[lo:hi], d))
+        with np.errstate(invalid="ignore"):
+            tol = error + ULPS * eps_f * float(np.dot(np.abs(grad[lo:hi]), np.abs(d)))
+            return not abs(value - expected) <= tol
+
+    def check_leaf(lo: int, hi: int) -> None:
+        for pos, s, e, _ in perturber.parts(lo, hi):
+            arr = perturber.arrays[pos]
+            flat_idx = np.arange(s, e)
+            idx = np.stack(np.unravel_index(flat_idx, arr.shape), axis=1) if arr.ndim else (
+                np.zeros((e - s, 0), dtype=np.intp)
+            )
+            a = grads[pos][s:e]
+            est = partial_derivatives(
+                f, arr, idx, analytic=a, eps=eps_f, f_scale=f_scale, noise=sigma
+            )
+            cmp = compare(a, est, eps=eps_f)
+            for j in np.flatnonzero(cmp.mismatch):
+                found.append((pos, tuple(int(v) for v in est.index[j])))
+
+    try:
+        f0 = float(f())
+        if sigma_given is None:
+            everything = perturber.parts(0, n)
+            d_all = np.random.default_rng(_NOISE_SEED).standard_normal(n)
+            t_all = _direction_step(perturber, everything, d_all, eta)
+            sigma = _sigma_direction(f, perturber, everything, d_all, t_all, f0)
+        else:
+            sigma = sigma_given
+        probes = 0
+        stack: list[tuple[int, int]] = []
+        # the whole set: a few directions, since one may hide a bug by chance
+        for _ in range(3):
+            probes += 1
+            if disagrees(0, n):
+                stack.append((0, n))
+                break
+        while stack and len(found) < max_entries and probes < budget:
+            lo, hi = stack.pop()
+            if hi - lo <= leaf_size:
+                check_leaf(lo, hi)
+                continue
+            mid = (lo + hi) // 2
+            halves = []
+            for _ in range(3):  # both halves agreeing: retry with fresh directions
+                for a_lo, a_hi in ((lo, mid), (mid, hi)):
+                    probes += 1
+                    if disagrees(a_lo, a_hi):
+                        halves.append((a_lo, a_hi))
+                if halves or probes >= budget:
+                    break
+            stack.extend(reversed(halves))  # left half first
+    finally:
+        perturber.restore_all()
+    return sorted(found[:max_entries])
