@@ -136,12 +136,15 @@ def kink_note(where: str, claimed: Any, sympy_value: Any) -> str:
 def format_number(value: float | None) -> str:
     """A float shown with enough digits to tell near misses apart.
 
+    The shortest text that reads back as the same float (so two different
+    floats never print alike).
+
     >>> format_number(0.1 + 0.2), format_number(None), format_number(2.0)
-    ('0.30000000000000004', '-', '2')
+    ('0.30000000000000004', '-', '2.0')
     """
     if value is None:
         return "-"
-    return f"{value:.17g}"
+    return repr(float(value))
 
 
 def format_point(point: dict[str, float] | None) -> str:
@@ -257,14 +260,14 @@ class ClaimReport:
     def __str__(self) -> str:
         lines = [f"Claim: {self.claim_text()}"]
         if self.components:
-            lines.append(f"Verdict: {self.verdict.value.upper()} (seed={self.seed})")
+            lines.append(f"Verdict: {self.verdict.value} (seed={self.seed})")
             for comp in self.components:
                 sub = str(comp).splitlines()
                 lines.append(f"  d/d{comp.wrt}:")
                 lines.extend("    " + s for s in sub[1:])
             return "\n".join(lines)
         lines.append(f"SymPy's derivative: {self.expected}")
-        lines.append(f"Verdict: {self.verdict.value.upper()} (seed={self.seed})")
+        lines.append(f"Verdict: {self.verdict.value} (seed={self.seed})")
         if self.reason:
             lines.append(f"  {self.reason}")
         if self.counterexample is not None:

@@ -443,6 +443,12 @@ def _prepare(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
+def _cse_safe(exprs: Sequence[sp.Expr]) -> bool:
+    # SymPy 1.14's cse pulls relations out of Piecewise conditions and rebuilds
+    # e.g. Heaviside(Piecewise((pi, x > 0), (pi*x, True))) as the constant 1.
+    return not any(e.has(sp.Piecewise) for e in exprs)
+
+
 def mp_function(
     exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]
 ) -> Callable[..., tuple[Any, ...]]:
@@ -459,7 +465,7 @@ def mp_function(
     0.693147180559945309417232121458
     """
     prepared = [_prepare(e) for e in exprs]
-    fn = sp.lambdify(list(symbols), prepared, modules="mpmath", cse=True)
+    fn = sp.lambdify(list(symbols), prepared, modules="mpmath", cse=_cse_safe(prepared))
 
     def call(*args: Any) -> tuple[Any, ...]:
         return tuple(fn(*args))
@@ -481,7 +487,8 @@ def float_function(expr: Any, symbols: Sequence[sp.Symbol]) -> Callable[..., Any
     2.0
     """
     prepared = [_prepare(e) for e in expr] if isinstance(expr, (list, tuple)) else _prepare(expr)
-    return sp.lambdify(list(symbols), prepared, modules="math", cse=True)
+    safe = _cse_safe(prepared if isinstance(prepared, list) else [prepared])
+    return sp.lambdify(list(symbols), prepared, modules="math", cse=safe)
 
 
 def to_real(value: Any) -> Any:
@@ -623,7 +630,7 @@ def decide_equal(
     draw = sampling.draw(
         exprs, symbols, n=n, seed=seed, domain=domain, kinks=kinks, deadline=deadline
     )
-    outcome = Equality(kind="undecided", kinks=kinks, tried=draw.tried)
+    outcome = Equality(kind="undecided", kinks=kinks, tried=draw.tried, reason=draw.reason)
     outcome.points = draw.points
     outcome.values = [(v[0], v[1]) for v in draw.values]
     outcome.extra_values = [tuple(v[2:]) for v in draw.values]
