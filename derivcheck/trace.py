@@ -697,9 +697,12 @@ class _Trace:
         va, vb = self.values(a), self.values(b)
         result = ufunc(va, vb)
         ea, eb = np.broadcast_arrays(a, b)
-        for index in zip(*np.nonzero(_ties(va, vb)), strict=True):
-            self.mark_kink(_plain(ea[index]), _plain(eb[index]))
-        return np.asarray(result)
+        ties = _ties(va, vb)
+        if ties.any():
+            for index in np.ndindex(ties.shape):
+                if ties[index]:
+                    self.mark_kink(_plain(ea[index]), _plain(eb[index]))
+        return result
 
 
 def _sympy_ops(sympy: Any) -> dict[type, Callable[..., float]]:
@@ -1311,8 +1314,21 @@ def _array_functions() -> dict[Any, Callable[..., Any]]:
     def allclose(trace: _Trace, a: Any, b: Any, *args: Any, **kw: Any) -> Any:
         return np.allclose(values_of(trace, a), values_of(trace, b), *args, **kw)
 
+    def norm(
+        trace: _Trace, x: Any, ord: Any = None, axis: Any = None, keepdims: Any = False
+    ) -> Any:
+        if ord is not None and ord != "fro":
+            raise TraceError(
+                f"numpy.linalg.norm with ord={ord!r} is not supported on traced arrays"
+            )
+        array = _unwrap(x)
+        squares = _call_ufunc(trace, np.square, (array,), {})
+        total = _reduce(trace, np.add, squares, {"axis": axis, "keepdims": keepdims})
+        return _call_ufunc(trace, np.sqrt, (total,), {})
+
     _FUNCTION_TABLE.update(
         {
+            np.linalg.norm: norm,
             np.dot: dot,
             np.argmax: argextreme(True),
             np.argmin: argextreme(False),

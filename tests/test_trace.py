@@ -362,6 +362,17 @@ OPERATIONS: dict[str, Callable[[Any], Any]] = {
     "divide-power-trig": lambda x: np.sum(np.sin(x) / (2 + np.cos(x)) + np.arctan(x) ** 2),
     "len-shape-iterate": lambda x: sum(row[0] * len(x) * x.shape[1] for row in x),
     "sort-argmax": lambda x: np.sum(np.sort(x, axis=1) * G3) + x[0, np.argmax(x[0])],
+    "std-var": lambda x: np.std(x) + np.var(x, axis=0).sum(),
+    "cumsum-prod": lambda x: np.sum(np.cumsum(x, axis=1) ** 2) + np.prod(x, axis=1).sum(),
+    "dot-method-einsum": lambda x: np.sum(x.dot(x.T) * 0.5) + np.einsum("ij,ij->", x, x),
+    "hypot-arctan2-logaddexp": lambda x: np.sum(
+        np.hypot(x, 1.0) + np.arctan2(x, 2.0) + np.logaddexp(x, 0.5)
+    ),
+    "concatenate-stack-pad": lambda x: (
+        np.sum(np.concatenate([x, np.stack([x[0], x[1]])]) ** 2) + np.sum(np.pad(x, 1) ** 3)
+    ),
+    "linalg-norm": lambda x: np.linalg.norm(x) + np.sum(np.linalg.norm(x, axis=1)),
+    "python-max": lambda x: sum(max(row[0], row[1]) for row in x),
 }
 
 
@@ -432,9 +443,11 @@ def test_dense_sigmoid_property(batch: int, n_in: int, n_out: int, seed: int) ->
 # --------------------------------------------------------------------------- kinks
 
 
-def test_relu_at_zero_is_a_kink_with_sympy_convention() -> None:
+@pytest.mark.parametrize("method", ["reverse", "diff"])
+def test_relu_at_zero_is_a_kink_with_sympy_convention(method: str) -> None:
     x = np.array([[-1.0, 0.0, 2.0]])
-    result = trace_gradients(layer_probe(ReLU(), np.ones((1, 3))), {"inputs": x})
+    probe = layer_probe(ReLU(), np.ones((1, 3)))
+    result = trace_gradients(probe, {"inputs": x}, method=method)
     np.testing.assert_array_equal(result.gradients["inputs"], [[0.0, 0.5, 1.0]])
     np.testing.assert_array_equal(result.kinks["inputs"], [[False, True, False]])
 
@@ -446,9 +459,10 @@ def test_mask_relu_at_zero_is_a_kink_with_branch_convention() -> None:
     np.testing.assert_array_equal(result.kinks["inputs"], [[False, True, False]])
 
 
-def test_tie_in_max_along_axis_marks_both_entries() -> None:
+@pytest.mark.parametrize("method", ["reverse", "diff"])
+def test_tie_in_max_along_axis_marks_both_entries(method: str) -> None:
     x = np.array([[1.0, 3.0, 3.0], [0.5, 0.0, -1.0]])
-    result = trace_gradients(lambda a: np.sum(np.max(a["x"], axis=1)), {"x": x})
+    result = trace_gradients(lambda a: np.sum(np.max(a["x"], axis=1)), {"x": x}, method=method)
     np.testing.assert_array_equal(result.kinks["x"], [[False, True, True], [False, False, False]])
     np.testing.assert_array_equal(result.gradients["x"], [[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]])
 
