@@ -265,7 +265,7 @@ class _Adapter:
     x: np.ndarray
     y_true: np.ndarray | None
     forward_kwargs: dict[str, Any]
-    kind: str = "layer"  # "layer" | "loss" | "combined"
+    kind: str = "layer"  # "layer" | "layer_returns" | "loss" | "combined"
     pass_training: bool = False
     reseed_global: bool = False
     generators: list[tuple[Any, Any]] = field(default_factory=list)
@@ -285,10 +285,22 @@ class _Adapter:
             return self.layer.forward(inputs, True, **self.forward_kwargs)
         return self.layer.forward(inputs, **self.forward_kwargs)
 
+    @property
+    def is_layer(self) -> bool:
+        return self.kind in ("layer", "layer_returns")
+
     def make_probe(self) -> Callable[[], float]:
         """The scalar the engine differentiates; kept lean (it runs thousands of times)."""
         layer, x, y = self.layer, self.x, self.y_true
         fwd, kw = layer.forward, self.forward_kwargs
+        if self.kind == "layer_returns":  # forward returns its output instead of storing it
+            call, G64r, penr = self.forward_raw, self.G64, self.penalty
+
+            def probe_returned() -> float:
+                value = float(np.vdot(call(x), G64r))
+                return value + float(penr(layer)) if penr is not None else value
+
+            return probe_returned
         if self.reseed_global or self.generators:
             call = self.forward_raw
             if self.kind == "layer":
@@ -338,18 +350,17 @@ class _Adapter:
 
     def dvalues(self) -> np.ndarray:
         """A fresh copy of what backward receives (after a forward at the unperturbed point)."""
-        if self.kind == "layer":
+        if self.is_layer:
             assert self.G is not None
             return self.G.copy()
         if self.kind == "loss":
             return self.x.copy()
         return np.array(self.layer.output, copy=True)
 
-    def backward(self, dvalues: np.ndarray) -> None:
+    def backward(self, dvalues: np.ndarray) -> Any:
         if self.y_true is not None:
-            self.layer.backward(dvalues, self.y_true)
-        else:
-            self.layer.backward(dvalues)
+            return self.layer.backward(dvalues, self.y_true)
+        return self.layer.backward(dvalues)
 
 
 def _takes_training(forward: Callable[..., Any], forward_kwargs: dict[str, Any]) -> bool:
@@ -457,6 +468,8 @@ class _LayerCheck:
         self.nfev = 0
         self.eps = float(np.finfo(x.dtype).eps)
         self.dtype = str(x.dtype)
+        self.first_output: np.ndarray = np.zeros(0)
+        self.params: list[str] = []
 
     # failures -------------------------------------------------------------------------
 
@@ -528,8 +541,8 @@ class _LayerCheck:
             arr = getattr(layer, name)
             if arr.dtype.kind == "f":
                 self.eps = max(self.eps, float(np.finfo(arr.dtype).eps))
-        if ad.kind == "layer":
-            out_dtype = np.asarray(layer.output).dtype
+        if ad.is_layer:
+            out_dtype = self.first_output.dtype
             if out_dtype.kind == "f":
                 self.eps = max(self.eps, float(np.finfo(out_dtype).eps))
         self.dtype = "float32" if self.eps > 1e-10 else "float64"
@@ -537,8 +550,8 @@ class _LayerCheck:
             self.dtype = "float16"
 
         # the probe
-        if ad.kind == "layer":
-            out = np.asarray(layer.output)
+        if ad.is_layer:
+            out = self.first_output
             gdtype = out.dtype if out.dtype.kind == "f" else np.float64
             ad.G = self.rng.standard_normal(out.shape).astype(gdtype)
             ad.G64 = ad.G.astype(np.float64)
@@ -554,7 +567,7 @@ class _LayerCheck:
         self.param_copies = {name: getattr(layer, name).copy() for name in params}
         grads = self._backward_once(tensors)
         self._check_gradients(tensors, grads)
-        if ad.kind == "layer":
+        if ad.is_layer:
             self._check_linearity(tensors)
         self._numeric(tensors)
         if self.reference != "numeric":
@@ -572,18 +585,18 @@ class _LayerCheck:
         ad, layer = self.adapter, self.layer
         if self.y_true is None:
             out = getattr(layer, "output", None)
-            if out is None:
+            ad.kind = "layer"
+            if out is None and isinstance(returned, np.ndarray):
+                out, ad.kind = returned, "layer_returns"
+            if out is None or np.asarray(out).dtype.kind not in "fiub":
                 self.fail("output", "contract", msg.msg_no_output())
                 raise _CheckFailed
             out = np.asarray(out)
-            if out.dtype.kind not in "fiub":
-                self.fail("output", "contract", msg.msg_no_output())
-                raise _CheckFailed
             bad = int(np.count_nonzero(~np.isfinite(out)))
             if bad:
                 self.fail("output", "nonfinite", msg.msg_output_nonfinite("output", bad, out.size))
                 raise _CheckFailed
-            ad.kind = "layer"
+            self.first_output = out
             return
         if returned is None or not isinstance(returned, numbers.Real | np.ndarray | np.generic):
             self.fail("forward", "contract", msg.msg_loss_returned(returned))
@@ -625,7 +638,9 @@ class _LayerCheck:
         attrs = vars(layer)
         for t in tensors:  # stale gradients from an earlier backward must not count
             attrs.pop(t.grad_name, None)
-        self.call("backward", lambda: ad.backward(dvalues))
+        returned = self.call("backward", lambda: ad.backward(dvalues))
+        if "dinputs" not in attrs and isinstance(returned, np.ndarray):
+            attrs["dinputs"] = returned  # backward returns dinputs instead of storing it
         n = _changed(dvalues, dvalues0)
         if n:
             self.fail(
@@ -760,16 +775,21 @@ class _LayerCheck:
     def _backward_silently(self, tensors: list[_Tensor]) -> dict[str, Any] | None:
         """Forward + backward(dvalues) without recording anything; None if either raises."""
         ad, attrs = self.adapter, vars(self.layer)
+        for t in tensors:
+            attrs.pop(t.grad_name, None)
         try:
             ad.forward_raw(self.x)
-            ad.backward(ad.dvalues())
+            returned = ad.backward(ad.dvalues())
         except Exception:
             return None
         finally:
             np.copyto(self.x, self.x0)
             for name, saved in self.param_copies.items():
                 np.copyto(getattr(self.layer, name), saved)
-        return {t.grad_name: attrs.get(t.grad_name) for t in tensors}
+        grads = {t.grad_name: attrs.get(t.grad_name) for t in tensors}
+        if grads.get("dinputs") is None and isinstance(returned, np.ndarray):
+            grads["dinputs"] = returned
+        return grads
 
     # numeric --------------------------------------------------------------------------
 
@@ -917,8 +937,9 @@ class _LayerCheck:
                 for name in saved:
                     attrs[name] = sym[name]
                 returned = ad.forward_raw(sym["inputs"])
-                if ad.kind == "layer":
-                    value = np.sum(layer.output * ad.G64)
+                if ad.is_layer:
+                    out = returned if ad.kind == "layer_returns" else layer.output
+                    value = np.sum(out * ad.G64)
                     if ad.penalty is not None:
                         value = value + ad.penalty(layer)
                     return value
@@ -945,7 +966,7 @@ class _LayerCheck:
                     check,
                     batch,
                     self.x if t.name == "inputs" else None,
-                    outputs=self.x.shape[-1] if self.adapter.kind != "layer" else 0,
+                    outputs=0 if self.adapter.is_layer else self.x.shape[-1],
                 )
                 self._entry_failures(check)
 

@@ -447,6 +447,39 @@ def test_optimizer_cache_is_ignored_with_a_note():
     assert lr.msg_ignored(["weight_momentums"]) in rep.notes
 
 
+def test_user_penalty_overrides_the_book_penalty():
+    class WeightDecay(book.Layer_Dense):
+        def backward(self, dvalues):
+            super().backward(dvalues)
+            self.dweights = self.dweights + 0.3 * self.weights  # d/dW of 0.15 * sum(W**2)
+
+    case = make_case("Layer_Dense")
+    layer = WeightDecay(3, 5)
+    layer.weights, layer.biases = case.layer.weights, case.layer.biases
+    kwargs = {"forward_kwargs": case.forward_kwargs}
+    assert not check_layer(layer, case.inputs, **kwargs).ok
+    rep = check_layer(
+        layer, case.inputs, penalty=lambda lay: 0.15 * np.sum(lay.weights**2), **kwargs
+    )
+    assert rep.ok, str(rep)
+    with pytest.raises(InputError, match="`penalty` must be a callable"):
+        check_layer(layer, case.inputs, penalty=0.15, **kwargs)
+
+
+def test_forward_returning_output_and_backward_returning_dinputs():
+    class Functional:
+        def forward(self, inputs):
+            self.inputs = inputs
+            return np.tanh(inputs)
+
+        def backward(self, dvalues):
+            return dvalues * (1 - np.tanh(self.inputs) ** 2)
+
+    rep = check_layer(Functional(), X)
+    assert rep.ok, str(rep)
+    assert rep.checked == {"dinputs": 6}
+
+
 def test_explicit_params():
     rep = run(make_case("Layer_Dense"), params=["weights"])
     assert set(rep.checked) == {"dinputs", "dweights"}
