@@ -636,11 +636,15 @@ class _LayerCheck:
         dvalues = ad.dvalues()
         dvalues0 = dvalues.copy()
         attrs = vars(layer)
-        for t in tensors:  # stale gradients from an earlier backward must not count
-            attrs.pop(t.grad_name, None)
+        # a gradient attribute that backward leaves untouched (same array, same bits) is stale,
+        # from an earlier backward; a preallocated buffer written in place is not
+        stale = {
+            t.grad_name: (attrs[t.grad_name], attrs[t.grad_name].tobytes())
+            for t in tensors
+            if isinstance(attrs.get(t.grad_name), np.ndarray)
+        }
         returned = self.call("backward", lambda: ad.backward(dvalues))
-        if "dinputs" not in attrs and isinstance(returned, np.ndarray):
-            attrs["dinputs"] = returned  # backward returns dinputs instead of storing it
+        grads = _read_gradients(attrs, tensors, returned, stale)
         n = _changed(dvalues, dvalues0)
         if n:
             self.fail(
@@ -662,7 +666,7 @@ class _LayerCheck:
             if n:
                 self.fail(name, "mutation", msg.msg_mutation("backward", f"`{name}`", n, arr.size))
                 np.copyto(arr, saved)
-        return {t.grad_name: attrs.get(t.grad_name, _MISSING) for t in tensors}
+        return grads
 
     def _check_gradients(self, tensors: list[_Tensor], grads: dict[str, Any]) -> None:
         ignored = []
@@ -775,8 +779,6 @@ class _LayerCheck:
     def _backward_silently(self, tensors: list[_Tensor]) -> dict[str, Any] | None:
         """Forward + backward(dvalues) without recording anything; None if either raises."""
         ad, attrs = self.adapter, vars(self.layer)
-        for t in tensors:
-            attrs.pop(t.grad_name, None)
         try:
             ad.forward_raw(self.x)
             returned = ad.backward(ad.dvalues())
@@ -786,10 +788,7 @@ class _LayerCheck:
             np.copyto(self.x, self.x0)
             for name, saved in self.param_copies.items():
                 np.copyto(getattr(self.layer, name), saved)
-        grads = {t.grad_name: attrs.get(t.grad_name) for t in tensors}
-        if grads.get("dinputs") is None and isinstance(returned, np.ndarray):
-            grads["dinputs"] = returned
-        return grads
+        return _read_gradients(attrs, tensors, returned, {})
 
     # numeric --------------------------------------------------------------------------
 
@@ -1007,6 +1006,27 @@ class _LayerCheck:
 
 
 _MISSING = object()
+
+
+def _read_gradients(
+    attrs: dict[str, Any],
+    tensors: list[_Tensor],
+    returned: Any,
+    stale: dict[str, tuple[np.ndarray, bytes]],
+) -> dict[str, Any]:
+    """The gradients backward produced, copied (a layer may reuse its buffers); _MISSING for
+    those it did not set.  A backward that returns an array instead of setting ``dinputs``
+    is taken at its word."""
+    grads: dict[str, Any] = {}
+    for t in tensors:
+        value = attrs.get(t.grad_name, _MISSING)
+        old = stale.get(t.grad_name)
+        if old is not None and value is old[0] and value.tobytes() == old[1]:
+            value = _MISSING
+        grads[t.grad_name] = value.copy() if isinstance(value, np.ndarray) else value
+    if grads.get("dinputs") is _MISSING and isinstance(returned, np.ndarray):
+        grads["dinputs"] = returned.copy()
+    return grads
 
 
 # --- diagnosis ---------------------------------------------------------------------------------

@@ -374,6 +374,21 @@ def test_stale_gradient_from_an_earlier_backward_does_not_count():
     np.testing.assert_array_equal(case.layer.dbiases, 0.0)
 
 
+def test_preallocated_gradient_buffers_written_in_place():
+    class Buffered(Identity):
+        def __init__(self):
+            self.dinputs = np.zeros((2, 3))
+
+        def backward(self, dvalues):
+            self.dinputs[...] = dvalues
+
+    layer = Buffered()
+    buffer = layer.dinputs
+    rep = check_layer(layer, X)
+    assert rep.ok, str(rep)
+    assert layer.dinputs is buffer and not buffer.any()
+
+
 def test_mutating_dvalues():
     rep = run(make_case("Dense_MutatesDvalues", batch=4, n_inputs=3))
     assert problems(rep) == [
