@@ -146,10 +146,15 @@ class _Axis:
 
 
 def _round3(v: float, bounds: tuple[float, float] | None) -> float:
-    r = float(f"{v:.3g}")
-    if r == 0.0 or (bounds is not None and not bounds[0] < r < bounds[1]):
-        return v
-    return r
+    """`v` with three significant digits (more inside a narrow domain), for readable reports."""
+    width = abs(v) if bounds is None else bounds[1] - bounds[0]
+    for digits in range(3, 17):
+        r = float(f"{v:.{digits}g}")
+        if r != 0.0 and abs(r - v) <= 1e-2 * width and (
+            bounds is None or bounds[0] < r < bounds[1]
+        ):
+            return r
+    return v
 
 
 class _KinkGuard:
