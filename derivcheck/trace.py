@@ -700,8 +700,10 @@ class _Trace:
         ties = _ties(va, vb)
         if ties.any():
             for index in np.ndindex(ties.shape):
-                if ties[index]:
-                    self.mark_kink(_plain(ea[index]), _plain(eb[index]))
+                left, right = _plain(ea[index]), _plain(eb[index])
+                # the same expression on both sides compares the same near the point
+                if ties[index] and not (left is right or left == right):
+                    self.mark_kink(left, right)
         return result
 
 

@@ -485,6 +485,25 @@ def test_kinks_of_elementwise_functions(
     np.testing.assert_array_equal(result.kinks["x"], kink)
 
 
+def test_near_tie_from_rounding_is_a_kink() -> None:
+    """0.1 + 0.2 - 0.3 is 5.6e-17, not 0: still a ReLU kink for the trace."""
+    result = trace_gradients(lambda a: np.maximum(0, a["x"] + 0.2 - 0.3), {"x": np.array(0.1)})
+    assert result.kinks["x"].item()
+    assert result.gradients["x"].item() in (0.0, 0.5, 1.0)  # a convention at a kink
+
+
+def test_comparing_an_expression_with_itself_is_not_a_kink() -> None:
+    """Hardmax by `x == max(x)`: the winner equals itself, which is no tie."""
+    x = np.array([[0.2, 1.5, -0.3], [2.0, 0.1, 0.4]])
+
+    def probe(a: dict[str, Any]) -> Any:
+        return np.sum(a["x"] * (a["x"] == np.max(a["x"], axis=1, keepdims=True)))
+
+    result = trace_gradients(probe, {"x": x})
+    np.testing.assert_array_equal(result.gradients["x"], [[0, 1, 0], [1, 0, 0]])
+    assert not result.any_kink
+
+
 def test_clip_of_cce_is_active_below_1e_7() -> None:
     """Predictions clipped by the loss have gradient 0, as in the forward."""
     p = np.array([[1e-9, 0.5, 0.5]])
