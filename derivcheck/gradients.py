@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -308,6 +308,24 @@ def _full_estimate(
     return r12, error, kink, s_minus[0], s_plus[0]
 
 
+def _full_estimate_scalar(
+    f0: float, fp: Sequence[float], fm: Sequence[float], steps: Sequence[float], noise: float
+) -> tuple[float, float, bool]:
+    """:func:`_full_estimate` for one symmetric stencil in plain floats (a directional
+    probe: numpy's per-call overhead on 1-element arrays would dominate)."""
+    c = [(fp[k] - fm[k]) / (2.0 * steps[k]) for k in range(3)]
+    p = [s * s for s in steps]
+    r12 = (p[1] * c[0] - p[0] * c[1]) / (p[1] - p[0])
+    r24 = (p[2] * c[1] - p[1] * c[2]) / (p[2] - p[1])
+    error = abs(r12 - r24) + 3.0 * noise / steps[0]
+    diff = [(fp[k] - 2.0 * f0 + fm[k]) / steps[k] for k in range(3)]
+    jump = max(abs(diff[0] - diff[1] * (steps[0] / steps[1])),
+               abs(diff[1] - diff[2] * (steps[1] / steps[2])))
+    scale = max(abs(diff[k]) * (steps[0] / steps[k]) for k in range(3))
+    kink = jump > KINK_NOISE * noise / steps[0] and jump > KINK_RELATIVE * scale
+    return r12, error, kink
+
+
 def _noise(eps: float, f_scale: float, sigma: float, *values: np.ndarray) -> np.ndarray:
     """Bound on the rounding noise of one evaluation of f, per entry."""
     scale = np.abs(values[0])
@@ -515,6 +533,16 @@ def partial_derivatives(
 # --------------------------------------------------------------------------- directional
 
 
+class _Segment(NamedTuple):
+    inplace: np.ndarray | None  # a writable float64 view of the entries, when there is one
+    view: Any
+    lo: int
+    hi: int
+    direction: np.ndarray
+    saved64: np.ndarray
+    backup: np.ndarray
+
+
 class _Perturber:
     """Sets a contiguous range ``[lo, hi)`` of the concatenated flat entries of
     several arrays to ``saved + t * d`` and puts them back."""
@@ -539,19 +567,31 @@ class _Perturber:
                 out.append((pos, s - a_lo, e - a_lo, s - lo))
         return out
 
-    def set(self, parts: list[tuple[int, int, int, int]], d: np.ndarray, t: float) -> None:
+    def segments(self, parts: list[tuple[int, int, int, int]], d: np.ndarray) -> list[_Segment]:
+        """Slices prepared once per direction, so that :meth:`set` does no slicing."""
+        out = []
         for pos, s, e, off in parts:
             view = self.views[pos]
-            if isinstance(view, np.ndarray) and view.dtype == np.float64:
-                seg = view[s:e]  # in place, no temporaries: this runs on 100k entries
-                np.multiply(d[off : off + e - s], t, out=seg)
-                seg += self.saved64[pos][s:e]
-            else:
-                view[s:e] = self.saved64[pos][s:e] + t * d[off : off + e - s]
+            fast = isinstance(view, np.ndarray) and view.dtype == np.float64
+            out.append(_Segment(
+                view[s:e] if fast else None, view, s, e, d[off : off + e - s],
+                self.saved64[pos][s:e], self.flat_backups[pos][s:e],
+            ))
+        return out
 
-    def reset(self, parts: list[tuple[int, int, int, int]]) -> None:
-        for pos, s, e, _ in parts:
-            self.views[pos][s:e] = self.flat_backups[pos][s:e]
+    @staticmethod
+    def set(segments: list[_Segment], t: float) -> None:
+        for seg in segments:
+            if seg.inplace is not None:  # no temporaries: this runs on 100k entries
+                np.multiply(seg.direction, t, out=seg.inplace)
+                np.add(seg.inplace, seg.saved64, out=seg.inplace)
+            else:
+                seg.view[seg.lo : seg.hi] = seg.saved64 + t * seg.direction
+
+    @staticmethod
+    def reset(segments: list[_Segment]) -> None:
+        for seg in segments:
+            seg.view[seg.lo : seg.hi] = seg.backup
 
     def restore_all(self) -> None:
         for a, b in zip(self.arrays, self.backups, strict=True):
@@ -590,26 +630,26 @@ def _probe(
     ``levels == 3``: Richardson and the kink test.
     """
     t = _direction_step(perturber, parts, d, eta)
-    fvals = np.empty((2, levels))
+    fp: list[float] = []
+    fm: list[float] = []
+    segments = perturber.segments(parts, d)
     try:
         for level in range(levels):
-            for side, sign in enumerate((1.0, -1.0)):
-                perturber.set(parts, d, sign * t * _LEVELS[level])
-                fvals[side, level] = float(f())
+            perturber.set(segments, t * _LEVELS[level])
+            fp.append(float(f()))
+            perturber.set(segments, -t * _LEVELS[level])
+            fm.append(float(f()))
     finally:
-        perturber.reset(parts)
-    steps = t * np.asarray(_LEVELS[:levels])
-    fp, fm = fvals[0].reshape(levels, 1), fvals[1].reshape(levels, 1)
-    hs = steps.reshape(levels, 1)
-    noise = _noise(eps_f, scale_f, sigma, fp, fm, np.full((levels, 1), f0)).max(axis=0)
+        perturber.reset(segments)
+    steps = [t * m for m in _LEVELS[:levels]]
+    scale = max(abs(f0), max(map(abs, fp)), max(map(abs, fm)), scale_f)
+    noise = max(NOISE_FACTOR * eps_f * scale, NOISE_SIGMAS * sigma)
     if levels == 1:
-        value = _three_point(f0, fp[0], fm[0], hs[0], hs[0])
-        with np.errstate(all="ignore"):
-            gap = (fp[0] - f0) / t - (f0 - fm[0]) / t
-            error = 2.0 * noise / t + np.abs(gap) * eta
-        return float(value[0]), float(error[0]), False, 2, t
-    v, err, kink, _, _ = _full_estimate(f0, fp, fm, hs, hs, noise)
-    return float(v[0]), float(err[0]), bool(kink[0]), 2 * levels, t
+        value = (fp[0] - fm[0]) / (2.0 * t)
+        gap = (fp[0] - 2.0 * f0 + fm[0]) / t
+        return value, 2.0 * noise / t + abs(gap) * eta, False, 2, t
+    v, err, kink = _full_estimate_scalar(f0, fp, fm, steps, noise)
+    return v, err, kink, 2 * levels, t
 
 
 def _sigma_direction(
@@ -621,10 +661,11 @@ def _sigma_direction(
     f0: float,
 ) -> float:
     """Noise standard deviation of f along ``d`` (tiny steps ``t * _NOISE_STEP``)."""
+    segments = perturber.segments(parts, d)
     try:
-        return _sigma_along(f, lambda j: perturber.set(parts, d, j * t * _NOISE_STEP), f0)
+        return _sigma_along(f, lambda j: perturber.set(segments, j * t * _NOISE_STEP), f0)
     finally:
-        perturber.reset(parts)
+        perturber.reset(segments)
 
 
 def _check_arrays(arrays: Any, name: str) -> list[np.ndarray]:
