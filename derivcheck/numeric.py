@@ -61,7 +61,7 @@ _MAX_LEVELS_UP = 8
 _TARGET = 64.0
 # The search stops past the optimum only once some window has this relative
 # accuracy; before that the step is far too large and the errors are garbage.
-_SOME_DIGITS = 1e-2
+_SOME_DIGITS = 1e-3
 # ... and its one-sided slopes (linearly extrapolated) agree to this fraction.
 _SIDED_SPREAD = 0.1
 # Windows with a relative error above this are garbage: jump this many levels.
@@ -180,7 +180,7 @@ def _validate(
     """Check every argument up front; return ``(x, base_step, eps)`` as floats."""
     if not callable(f):
         raise InputError(MSG_F_NOT_CALLABLE)
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+    if type(x) is not float and (isinstance(x, bool) or not isinstance(x, numbers.Real)):
         raise InputError(MSG_X_NOT_FINITE)
     x = float(x)
     if not math.isfinite(x):
@@ -257,22 +257,32 @@ def _call(f: Callable[[Any], Any], t: float) -> float:
 def _complex_step(
     f: Callable[[Any], Any], x: float, eps: float
 ) -> tuple[Estimate | None, int]:
-    """``Im f(x + i h) / h`` with a tiny ``h``; ``(None, nfev)`` when ``f`` cannot take it."""
+    """``Im f(x + i h) / h`` with a tiny ``h``; ``(None, nfev)`` when ``f`` cannot take it.
+
+    A second evaluation at ``2h`` measures the truncation (``-f3(x) h**2 / 6``
+    with f3 the third derivative, which matters only when ``f'(x)`` is 0 or
+    tiny): the difference of the two quotients is 3 times the truncation of
+    the first.
+    """
     # h**2 (the truncation) is far below eps, and h itself far above underflow.
     h = eps * eps * max(1.0, abs(x))
-    try:
-        y = f(complex(x, h))
-    except (TypeError, ValueError, ArithmeticError):
-        return None, 1
-    # A real result means f dropped the imaginary part (abs, float()): not analytic.
-    if not isinstance(y, numbers.Complex) or isinstance(y, numbers.Real):
-        return None, 1
-    y = complex(y)
-    value = y.imag / h
-    if not (math.isfinite(value) and math.isfinite(y.real)):
-        return None, 1
-    error = 4.0 * eps * abs(value)
-    return Estimate(value, error, 1, False, h, method="complex"), 1
+    values: list[float] = []
+    for k in (1.0, 2.0):
+        try:
+            y = f(complex(x, k * h))
+        except (TypeError, ValueError, ArithmeticError):
+            return None, len(values) + 1
+        # A real result means f dropped the imaginary part (abs, float()): not analytic.
+        if not isinstance(y, numbers.Complex) or isinstance(y, numbers.Real):
+            return None, len(values) + 1
+        y = complex(y)
+        v = y.imag / (k * h)
+        if not (math.isfinite(v) and math.isfinite(y.real)):
+            return None, len(values) + 1
+        values.append(v)
+    value = values[0]
+    error = 2.0 * abs(values[0] - values[1]) / 3.0 + 4.0 * eps * abs(value)
+    return Estimate(value, error, 2, False, h, method="complex"), 2
 
 
 _SQRT2 = math.sqrt(2.0)
@@ -332,7 +342,7 @@ class _Ladder:
         hp = xp - x
         hm = x - xm
         entry = None
-        if hp > 0.0 and hm > 0.0:
+        if 0.0 < hp < math.inf and 0.0 < hm < math.inf:
             fp = _call(self.f, xp)
             self.nfev += 1
             if fp == fp:  # not nan: only then is the other side worth a call
@@ -344,9 +354,13 @@ class _Ladder:
                     # f off by eps*|f| at each point, plus eps*max(1, |t|)*|f'| for
                     # its argument rounded on entry (float32 f) or inside f
                     # (sin(100*t), log(1 + t), ...).
-                    spread = abs(fp) + abs(fm) + abs(d) * (self.xscale + s)
+                    # (each term scaled on its own: no overflow for |f| near 1e308)
+                    eps = self.eps
+                    noise = eps * (abs(fp) / width + abs(fm) / width) + eps * abs(d) * (
+                        (self.xscale + s) / width
+                    )
                     if math.isfinite(d):
-                        entry = (hp, hm, fp, fm, d, self.eps * spread / width)
+                        entry = (hp, hm, fp, fm, d, noise)
         self.cache[j] = entry
         return entry
 
@@ -369,10 +383,12 @@ class _Ladder:
         d = self.level(j + 3)
         if a is None or b is None or c is None or d is None:
             return None
-        ta = (0.5 * (a[0] + a[1])) ** 2
-        tb = (0.5 * (b[0] + b[1])) ** 2
-        tc = (0.5 * (c[0] + c[1])) ** 2
-        td = (0.5 * (d[0] + d[1])) ** 2
+        # t = (h / h0)**2: scaled so that it cannot overflow for |x| near 1e308
+        u = 0.5 / self.h0
+        ta = (u * (a[0] + a[1])) ** 2
+        tb = (u * (b[0] + b[1])) ** 2
+        tc = (u * (c[0] + c[1])) ** 2
+        td = (u * (d[0] + d[1])) ** 2
         da, db, dc, dd = a[4], b[4], c[4], d[4]
         # Lagrange weights at t = 0 (8/3, -2, 1/3 for t doubling per level).
         la = tb * tc / ((ta - tb) * (ta - tc))
@@ -398,9 +414,15 @@ class _Ladder:
         scale = max(abs(value), abs(right), abs(left))
         # One-sided slopes change by O(h) per level when the step resolves f;
         # when it is far too large (sin at 1e5 with h ~ 600) they jump about.
-        sided = abs(_extrapolate_linear(a[0], right, c[0], (c[2] - f0) / c[0]) - right)
-        sided += abs(_extrapolate_linear(a[1], left, c[1], (f0 - c[3]) / c[1]) - left)
-        sane = error <= _SOME_DIGITS * scale and sided <= _SIDED_SPREAD * scale
+        sided = abs(
+            _extrapolate_linear(a[0], right, c[0], (c[2] - f0) / c[0])
+            - _extrapolate_linear(b[0], (b[2] - f0) / b[0], d[0], (d[2] - f0) / d[0])
+        ) + abs(
+            _extrapolate_linear(a[1], left, c[1], (f0 - c[3]) / c[1])
+            - _extrapolate_linear(b[1], (f0 - b[3]) / b[1], d[1], (f0 - d[3]) / d[1])
+        )
+        resolved = error <= _SOME_DIGITS * scale or truncation <= rounding
+        sane = resolved and sided <= _SIDED_SPREAD * scale
         return _Window(value, error, truncation, rounding, scale, sane)
 
 
@@ -434,11 +456,12 @@ def _central(
         first.rounding, _TARGET * eps * first.scale
     ):
         _search(ladder, windows, j, -1)
-    elif first.error > _UP_TRIGGER * eps * first.scale:
+    elif first.scale > 0.0 and first.error > _UP_TRIGGER * eps * first.scale:
         # rounding dominates and is large: a larger step lowers it
         _search(ladder, windows, j, +1)
     best_j, best = _select(windows)
-    return _finish(ladder, best_j, best)
+    # The first window was tested for a kink already (no need to repeat).
+    return _finish(ladder, best_j, best, kink=False if best_j == j else None)
 
 
 def _search(ladder: _Ladder, windows: dict[int, _Window], j: int, direction: int) -> None:
@@ -454,26 +477,33 @@ def _search(ladder: _Ladder, windows: dict[int, _Window], j: int, direction: int
     limit = -_MAX_LEVELS_DOWN if direction < 0 else _MAX_LEVELS_UP
     patience = 4 if direction < 0 else 2
     current = windows[j]
-    best = current.relative if current.sane else math.inf
+    best = math.inf
     worse = 0
+    confirmed = direction > 0  # going up, we start from a sane window
     while (j > limit) if direction < 0 else (j < limit):
-        if direction < 0 and not current.sane and not current.relative <= _NO_DIGITS:
-            j = max(j - _JUMP, limit)
-        else:
-            j += direction
+        jumped = direction < 0 and not current.sane and not current.relative <= _NO_DIGITS
+        j = max(j - _JUMP, limit) if jumped else j + direction
         est = ladder.window(j)
         if est is None:
             if direction > 0:
                 break  # f undefined further out: stay below
             continue  # a failing level further in: keep shrinking past it
+        previous = None if jumped else windows.get(j - direction)
         windows[j] = current = est
-        if est.sane and est.relative < best:
+        # Two adjacent sane windows: the steps resolve f (one alone may be luck).
+        if est.sane and previous is not None and previous.sane:
+            confirmed = True
+        if not confirmed:
+            if est.truncation <= est.rounding:
+                worse += 1  # noise floor without a sane window: f is too noisy
+        elif est.sane and est.relative < best:
             best, worse = est.relative, 0
-        elif best < math.inf:
+        else:
             worse += 1  # past the optimum: rounding noise grows as the step shrinks
-        if direction < 0 and (
-            est.truncation <= est.rounding  # at the noise floor: smaller only hurts
-            or (est.sane and est.truncation <= _TARGET * eps * est.scale)
+        if (
+            direction < 0
+            and confirmed
+            and est.truncation <= max(est.rounding, _TARGET * eps * est.scale)
         ):
             break
         if worse >= patience:
@@ -492,8 +522,16 @@ def _select(windows: dict[int, _Window]) -> tuple[int, _Window]:
     truncation side.  Without
     any sane window, the least bad one is kept (its status says inaccurate).
     """
-    best_j, best, best_key = 0, None, (True, math.inf)
+    best_j, best, best_key = 0, None, (3, math.inf)
     for j, est in windows.items():
+        if not est.sane:
+            rank = 2
+        elif len(windows) == 1 or any(
+            w is not None and w.sane for w in (windows.get(j - 1), windows.get(j + 1))
+        ):
+            rank = 0  # sane, and so is a neighbour (or nothing else was needed)
+        else:
+            rank = 1  # an isolated sane window may be luck
         # The noise each smaller-step window implies at this step (noise ~ 1/h);
         # their median is a robust floor under this window's own estimate.
         implied = sorted(
@@ -507,7 +545,7 @@ def _select(windows: dict[int, _Window]) -> tuple[int, _Window]:
             floor = max(floor, above.error / 8.0)
         if floor > est.error:
             est = est._replace(error=floor)
-        key = (not est.sane, est.relative)
+        key = (rank, est.relative)
         if key < best_key or best is None:
             best_j, best, best_key = j, est, key
     assert best is not None
@@ -515,7 +553,9 @@ def _select(windows: dict[int, _Window]) -> tuple[int, _Window]:
 
 
 def _levels(ladder: _Ladder, j: int) -> tuple[_Level, _Level, _Level, _Level]:
-    a, b, c, d = (ladder.cache.get(i) for i in range(j, j + 4))
+    """The four (already evaluated, finite) levels of window j."""
+    cache = ladder.cache
+    a, b, c, d = cache[j], cache[j + 1], cache[j + 2], cache[j + 3]
     assert a is not None and b is not None and c is not None and d is not None
     return a, b, c, d
 
@@ -601,7 +641,12 @@ def _finish(ladder: _Ladder, j: int, best: _Window, kink: bool | None = None) ->
         value = 0.5 * (right + left)
         error = 0.5 * abs(right - left) + sided_error
         status = STATUS_KINK
-    elif not (best.sane and error <= math.sqrt(ladder.eps) * best.scale):
+    elif not best.sane:
+        # No step resolved f (sin at 1e20, where the spacing of floats exceeds
+        # its period): the value is a guess, and nothing bounds its error.
+        error = math.inf
+        status = STATUS_INACCURATE
+    elif best.scale > 0.0 and not error <= math.sqrt(ladder.eps) * best.scale:
         status = STATUS_INACCURATE
     step = _levels(ladder, j)[0][0]
     return Estimate(
