@@ -164,7 +164,7 @@ def _is_plain_object(value: Any) -> bool:
         hasattr(value, "__dict__")
         and not isinstance(value, type)
         and not inspect.ismodule(value)
-        and not callable(value)
+        and not inspect.isroutine(value)
         and not isinstance(value, np.ndarray | np.random.Generator | np.random.RandomState)
     )
 
@@ -954,6 +954,12 @@ class _LayerCheck:
 
     def _decide(self, tensors: list[_Tensor]) -> None:
         batch = len(self.x)
+        if self.reference != "numeric" and not any(
+            t.symbolic is not None for t in self.tensors.values()
+        ):
+            self.reference = "numeric"  # tracing failed or was skipped; a note says why
+            for each in self.tensors.values():
+                each.reference = "numeric"
         for t in tensors:
             check = self.tensors.get(t.grad_name)
             if check is None or check.analytic is None:

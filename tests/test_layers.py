@@ -569,6 +569,24 @@ def test_symbolic_reference_unavailable_leaves_the_numeric_check():
     rep = check_layer(Opaque(), X, reference="both")
     assert rep.ok, str(rep)
     assert any(note.startswith("Symbolic reference unavailable: ") for note in rep.notes)
+    assert rep.reference == "numeric" and "against the numeric gradient" in str(rep)
+    big = run(make_case("Layer_Dense", n_inputs=30, n_neurons=20), reference="symbolic")
+    assert big.ok and big.reference == "numeric"
+    assert lr.msg_symbolic_skipped(4 * 30 + 30 * 20 + 20, 500) in big.notes
+
+
+def test_callable_layer_is_restored_too():
+    class CallableDense(book.Layer_Dense):
+        def __call__(self, inputs):
+            self.forward(inputs, True)
+            return self.output
+
+    case = make_case("Layer_Dense")
+    layer = CallableDense(3, 5)
+    layer.weights, layer.biases = case.layer.weights, case.layer.biases
+    before = _deep_state(layer)
+    assert check_layer(layer, case.inputs).ok
+    assert _deep_state(layer) == before
 
 
 def test_report_is_deterministic_and_seeded():
