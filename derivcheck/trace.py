@@ -34,6 +34,22 @@ How numpy maps onto SymPy
   indexing such as ``y_pred[range(n), y_true]``, ``np.empty_like`` + item
   assignment, ``np.where``, ``np.concatenate``, ...) work as on any object array.
 
+How the derivatives are taken
+-----------------------------
+By default (``method="reverse"``) the chain rule runs once over the traced
+expression DAG, from the probe down to the symbols, and each node contributes
+its SymPy derivative rule evaluated at the point (``Add``: 1, ``Mul``: the
+other factors, ``Pow``: the power rule, functions: their ``fdiff``, so ``Max``
+gives ``Heaviside`` and ``Abs`` gives ``sign``).  That is the same mathematics
+as ``sympy.diff`` per entry, linear in the expression size: softmax at batch
+8 x 16 takes about 0.07 s here, where ``diff`` of every entry took 72 s
+(``method="diff"`` keeps that route, differentiating each top-level term of the
+probe only by the symbols it holds; the tests check the two against each
+other).  Values are computed by a memoised float64 walk over the DAG (common
+subexpressions once, ``math.fsum`` for sums) rather than ``lambdify``: SymPy
+1.14 prints ``Heaviside`` as an ``np.select`` that breaks on scalars, and
+``cse`` on thousands of partials costs more than the walk.
+
 What cannot be traced raises :class:`~derivcheck.errors.TraceError` with the
 reason: a numpy function or ufunc without a SymPy meaning (``np.floor``,
 ``np.mod``, ...), ``float()``/``int()`` of a traced value or storing one in a
@@ -429,7 +445,10 @@ class _Trace:
             if node.is_Symbol:
                 raise TraceError(f"the probe uses a symbol that is not traced: {node}")
             if node.is_Number or node.is_NumberSymbol:
-                memo[node] = float(node)
+                try:
+                    memo[node] = float(node)
+                except TypeError:  # zoo and other non-real constants
+                    memo[node] = math.nan
                 stack.pop()
                 continue
             pending = [arg for arg in node.args if arg not in memo]
