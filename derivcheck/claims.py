@@ -25,13 +25,14 @@ functions either way.
 from __future__ import annotations
 
 import math
+import numbers
+import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import mpmath
-import numpy as np
 import sympy as sp
 
 from derivcheck import numeric, parse, report, sampling, symbolic
@@ -62,7 +63,7 @@ MAX_KINK_NOTES = 4
 
 
 def _validate_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise InputError(report.MSG_SEED.format(got=repr(seed)))
     return int(seed)
 
@@ -364,15 +365,16 @@ def _check_one(
 
     # a rule: prove it for every f, g, ... if SymPy can; test concrete choices either way
     proof = symbolic.prove_zero(expected - claimed, deadline=deadline)
-    rng = np.random.default_rng((seed, 1))
+    rng = random.Random(f"derivcheck-instantiations:{seed}")
     n_inst = N_INSTANTIATIONS_PROVEN if proof else N_INSTANTIATIONS
     total = _Judgement(verdict=Verdict.PROVEN if proof else Verdict.CONFIRMED)
     used: list[str] = []
     for n in range(n_inst):
         if n > 0 and time.perf_counter() > deadline:
             break
-        order = rng.permutation(len(symbolic.INSTANTIATIONS))
-        choice = {fn: int(order[i % len(order)]) for i, fn in enumerate(funcs)}
+        order = list(range(len(symbolic.INSTANTIATIONS)))
+        rng.shuffle(order)
+        choice = {fn: order[i % len(order)] for i, fn in enumerate(funcs)}
         names = {str(fn): symbolic.INSTANTIATIONS[c][0] for fn, c in choice.items()}
         inst_text = " with " + report.format_instantiation(names)
         i_expr = symbolic.instantiate(expr, choice)

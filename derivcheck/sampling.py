@@ -21,13 +21,13 @@ points are found, wider scales (1e-4 to 1e6) are tried.  A user ``domain``
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import mpmath
-import numpy as np
 import sympy as sp
 
 from derivcheck import report, symbolic
@@ -116,19 +116,20 @@ def validate_domain(
 class _Axis:
     """Stratified candidate values for one variable."""
 
-    def __init__(self, rng: np.random.Generator, bounds: tuple[float, float] | None) -> None:
+    def __init__(self, rng: random.Random, bounds: tuple[float, float] | None) -> None:
         self.rng = rng
         self.bounds = bounds
         self.order: list[int] = []
 
     def _stratum(self) -> int:
         if not self.order:
-            self.order = list(self.rng.permutation(_STRATA))
-        return int(self.order.pop())
+            self.order = list(range(_STRATA))
+            self.rng.shuffle(self.order)
+        return self.order.pop()
 
     def value(self, cycle: int) -> float:
         stratum = self._stratum()
-        jitter = float(self.rng.uniform(0.05, 0.95))
+        jitter = self.rng.uniform(0.05, 0.95)
         if self.bounds is None:
             lo10, hi10 = _DEFAULT_LOG10 if cycle < _DEFAULT_CYCLES else _WIDE_LOG10
             half = _STRATA // 2
@@ -245,7 +246,7 @@ def draw(
     guard = _KinkGuard(kinks, symbols)
     names = [str(s) for s in symbols]
     axes = [
-        _Axis(np.random.default_rng((seed, i)), bounds.get(name)) for i, name in enumerate(names)
+        _Axis(random.Random(f"derivcheck:{seed}:{i}"), bounds.get(name)) for i, name in enumerate(names)
     ]
     widths = [hi - lo for lo, hi in bounds.values()]
     min_width = min(widths) if widths else math.inf

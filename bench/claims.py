@@ -1,0 +1,127 @@
+"""Time the claim checker on the book's rules and the classic mistakes.
+
+Run:  python bench/claims.py [--repeat 7]
+
+For every claim it prints the verdict and two warm times (the process has
+already imported SymPy and checked one claim):
+
+- ``cached``: median of repeated checks of the same claim (SymPy's cache is
+  warm, as in a test suite that checks a rule more than once);
+- ``fresh``: median with SymPy's cache cleared before each check (a claim seen
+  for the first time).
+
+Then the cold command-line time of ``derivcheck claim "..."`` (a new Python
+process, imports included), if the CLI is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+BOOK = [
+    # chapter 7
+    "d/dx 1 = 0",
+    "d/dx x = 1",
+    "d/dx 2x = 2",
+    "d/dx m*x + b = m",
+    "d/dx 3x^2 = 6x",
+    "d/dx 3x^2 + 5x = 6x + 5",
+    "d/dx 5x^5 + 4x^3 - 5 = 25x^4 + 12x^2",
+    "d/dx x^3 + 2x^2 - 5x + 7 = 3x^2 + 4x - 5",
+    "d/dx c*f(x) = c*f'(x)",
+    "d/dx f(x) + g(x) = f'(x) + g'(x)",
+    "d/dx x^n = n*x^(n - 1)",
+    # chapter 8
+    "∂/∂x x + y = 1",
+    "∂/∂y 2x + 3y^2 = 6y",
+    "∂/∂x 3x^3 - y^2 + 5x + 2 = 9x^2 + 5",
+    "∂/∂y x*y = x",
+    "∂/∂z x*y*z = x*y",
+    "∂/∂x 3x^3*z - y^2 + 5z + 2y*z = 9x^2*z",
+    "∂/∂y 3x^3*z - y^2 + 5z + 2y*z = -2y + 2z",
+    "∂/∂z 3x^3*z - y^2 + 5z + 2y*z = 3x^3 + 5 + 2y",
+    "∂/∂x max(x, y) = 1(x > y)",
+    "d/dx max(x, 0) = 1(x > 0)",
+    "d/dx f(g(x)) = f'(g(x))*g'(x)",
+    "d/dx f(x)*g(x) = f'(x)*g(x) + f(x)*g'(x)",
+    "d/dx f(x)/g(x) = (f'(x)*g(x) - f(x)*g'(x))/g(x)^2",
+    "d/dx 3(2x^2)^5 = 15(2x^2)^4*4x",
+    "d/dx 3(2x^2)^5 = 960x^9",
+    # activations of the later chapters
+    "d/dx sigmoid(x) = sigmoid(x)*(1 - sigmoid(x))",
+    "d/dx softplus(x) = sigmoid(x)",
+    "d/dx tanh(x) = 1 - tanh(x)^2",
+]
+
+MISTAKES = [
+    "d/dx 3(2x^2)^5 = 15(2x^2)^4",
+    "d/dx x^x = x*x^(x - 1)",
+    "d/dx f(x)/g(x) = (f'(x)*g(x) + f(x)*g'(x))/g(x)^2",
+    "∂/∂x max(x, y) = 1",
+    "d/dx f(g(x)) = f'(g(x))",
+    "d/dx x^2 = 2x + 1e-9",
+]
+
+
+def _time(fn, repeat: int, before=None) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(repeat):
+        if before is not None:
+            before()
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+
+    from sympy.core.cache import clear_cache
+
+    import derivcheck as dc
+
+    dc.check_derivative("3*(2*x**2)**5", "960*x**9", wrt="x")  # warm-up: imports, printers
+
+    print(f"{'cached':>9} {'fresh':>9}  {'verdict':<12} claim")
+    for title, claims in (("book rules", BOOK), ("classic mistakes", MISTAKES)):
+        print(f"-- {title}")
+        for text in claims:
+            verdict = dc.check_claim(text).verdict.value
+            cached = _time(lambda t=text: dc.check_claim(t), args.repeat)
+            fresh = _time(lambda t=text: dc.check_claim(t), args.repeat, before=clear_cache)
+            print(f"{cached * 1e3:7.1f}ms {fresh * 1e3:7.1f}ms  {verdict:<12} {text}")
+
+    target = ("3*(2*x**2)**5", "960*x**9")
+    cached = _time(lambda: dc.check_derivative(*target, wrt="x"), 21)
+    fresh = _time(lambda: dc.check_derivative(*target, wrt="x"), 21, before=clear_cache)
+    print(f"\ncheck_derivative{target}: cached {cached * 1e3:.1f} ms, "
+          f"fresh {fresh * 1e3:.1f} ms (target: under 50 ms warm)")
+
+    exe = shutil.which("derivcheck")
+    cmd = [exe] if exe else [sys.executable, "-m", "derivcheck"]
+    claim = "d/dx 3(2x^2)^5 = 960x^9"
+    try:
+        runs = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            proc = subprocess.run([*cmd, "claim", claim], capture_output=True, text=True,
+                                  timeout=60)
+            runs.append(time.perf_counter() - t0)
+        if proc.returncode not in (0, 1):
+            raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr else "")
+        print(f"cold CLI `derivcheck claim \"{claim}\"`: median {statistics.median(runs):.2f} s "
+              f"(target: under 1 s)")
+    except (OSError, RuntimeError, subprocess.TimeoutExpired) as exc:
+        print(f"cold CLI: skipped ({exc or 'CLI not available'})")
+
+
+if __name__ == "__main__":
+    main()
