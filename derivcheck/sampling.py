@@ -245,8 +245,10 @@ def draw(
     evaluate = symbolic.mp_function(list(exprs), symbols)
     guard = _KinkGuard(kinks, symbols)
     names = [str(s) for s in symbols]
+    # one independent stream per variable (string seeds hash the same in every process)
     axes = [
-        _Axis(random.Random(f"derivcheck:{seed}:{i}"), bounds.get(name)) for i, name in enumerate(names)
+        _Axis(random.Random(f"derivcheck:{seed}:{i}"), bounds.get(name))
+        for i, name in enumerate(names)
     ]
     widths = [hi - lo for lo, hi in bounds.values()]
     min_width = min(widths) if widths else math.inf
