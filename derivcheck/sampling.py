@@ -148,10 +148,11 @@ class _Axis:
 
 def _round3(v: float, bounds: tuple[float, float] | None) -> float:
     """`v` with three significant digits (more inside a narrow domain), for readable reports."""
-    width = abs(v) if bounds is None else bounds[1] - bounds[0]
+    # default scales: 3 digits; a user interval: fine enough for ~10^4 distinct values
+    tolerance = 1e-2 * abs(v) if bounds is None else 1e-4 * (bounds[1] - bounds[0])
     for digits in range(3, 17):
         r = float(f"{v:.{digits}g}")
-        if r != 0.0 and abs(r - v) <= 1e-2 * width and (
+        if r != 0.0 and abs(r - v) <= tolerance and (
             bounds is None or bounds[0] < r < bounds[1]
         ):
             return r
@@ -257,15 +258,17 @@ def draw(
     out = Draw()
     rejected_domain = rejected_kink = 0
     seen: set[tuple[float, ...]] = set()
-    while len(out.points) < n and out.tried < max_tries:
+    attempts = 0
+    while len(out.points) < n and out.tried < max_tries and attempts < 4 * max_tries:
         if deadline is not None and time.perf_counter() > deadline and out.points:
             break
-        cycle = out.tried // _STRATA
-        out.tried += 1
+        cycle = attempts // _STRATA
+        attempts += 1
         args = tuple(axis.value(cycle) for axis in axes)
-        if args in seen:
+        if args in seen:  # rounding can repeat a point; repeats are not tries
             continue
         seen.add(args)
+        out.tried += 1
         threshold = min(KINK_CLEARANCE * max(1.0, *map(abs, args)), 1e-2 * min_width)
         if not guard.clear(args, threshold):
             rejected_kink += 1
