@@ -404,6 +404,25 @@ def test_numpy_operations_match_central_differences(name: str) -> None:
     assert_gradients(grads, central_differences(probe, {"x": x}), atol=2e-7)
 
 
+UFUNCS = [
+    np.negative, np.positive, np.square, np.reciprocal, np.sqrt, np.exp, np.exp2, np.expm1,
+    np.log, np.log2, np.log10, np.log1p, np.sin, np.cos, np.tan, np.arcsin, np.arccos,
+    np.arctan, np.sinh, np.cosh, np.tanh, np.arcsinh, np.arccosh, np.arctanh, np.conjugate,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("ufunc", UFUNCS, ids=lambda u: u.__name__)
+def test_every_mapped_ufunc_matches_central_differences(ufunc: np.ufunc) -> None:
+    x = np.array([0.3, 0.55, 0.8]) + (1.5 if ufunc is np.arccosh else 0.0)
+
+    def probe(a: dict[str, Any]) -> Any:
+        return np.sum(ufunc(a["x"]) * np.array([1.0, -2.0, 0.5]))
+
+    grads = exact_gradients(probe, {"x": x})
+    assert_gradients(grads, central_differences(probe, {"x": x}), atol=1e-7)
+    assert np.all(grads["x"] != 0)
+
+
 @pytest.mark.parametrize("name", sorted(OPERATIONS))
 def test_reverse_and_sympy_diff_agree(name: str) -> None:
     x = clear_of_zero((4, 3))
