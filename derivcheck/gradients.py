@@ -60,6 +60,8 @@ _LEVELS = (1.0, 2.0, 4.0)
 _NOISE_POINTS = 8
 _NOISE_STEP = 2.0**-8
 _NOISE_SEED = 20240531
+# directional probes: at most this many steps t, t/4, t/16, ...
+_LADDER = 4
 
 _DTYPE_NAMES = {
     float(np.finfo(t).eps): np.dtype(t).name for t in (np.float16, np.float32, np.float64)
@@ -627,29 +629,49 @@ def _probe(
     """Directional estimate along ``d`` on ``parts``: (value, error, kink, nfev, t).
 
     ``levels == 1``: plain central difference with the cheap bound;
-    ``levels == 3``: Richardson and the kink test.
+    ``levels == 3``: Richardson and the kink test.  Moving every entry at once
+    can make ``f`` far from linear over the first step (float32: ``t`` is
+    5e-3 per entry), so while the estimate is truncation-dominated or looks
+    like a kink the step is divided by 4, up to 3 times; the estimate with
+    the smallest error that is not a kink is kept.
     """
-    t = _direction_step(perturber, parts, d, eta)
-    fp: list[float] = []
-    fm: list[float] = []
+    t0 = _direction_step(perturber, parts, d, eta)
     segments = perturber.segments(parts, d)
+    best: tuple[float, float, bool, float] | None = None
+    nfev = 0
     try:
-        for level in range(levels):
-            perturber.set(segments, t * _LEVELS[level])
-            fp.append(float(f()))
-            perturber.set(segments, -t * _LEVELS[level])
-            fm.append(float(f()))
+        for attempt in range(_LADDER):
+            t = t0 * 0.25**attempt
+            fp: list[float] = []
+            fm: list[float] = []
+            for level in range(levels):
+                perturber.set(segments, t * _LEVELS[level])
+                fp.append(float(f()))
+                perturber.set(segments, -t * _LEVELS[level])
+                fm.append(float(f()))
+            nfev += 2 * levels
+            scale = max(abs(f0), max(map(abs, fp)), max(map(abs, fm)), scale_f)
+            noise = max(NOISE_FACTOR * eps_f * scale, NOISE_SIGMAS * sigma)
+            if levels == 1:
+                value = (fp[0] - fm[0]) / (2.0 * t)
+                rounding = 2.0 * noise / t
+                truncation = abs((fp[0] - 2.0 * f0 + fm[0]) / t) * eta
+                error, kink = rounding + truncation, False
+            else:
+                steps = [t * m for m in _LEVELS[:levels]]
+                value, error, kink = _full_estimate_scalar(f0, fp, fm, steps, noise)
+                rounding = 3.0 * noise / t
+                truncation = error - rounding
+            if best is None or (best[2] and not kink) or (
+                not kink and not best[2] and error < best[1]
+            ):
+                best = (value, error, kink, t)
+            if not kink and not truncation > rounding:
+                break
     finally:
         perturber.reset(segments)
-    steps = [t * m for m in _LEVELS[:levels]]
-    scale = max(abs(f0), max(map(abs, fp)), max(map(abs, fm)), scale_f)
-    noise = max(NOISE_FACTOR * eps_f * scale, NOISE_SIGMAS * sigma)
-    if levels == 1:
-        value = (fp[0] - fm[0]) / (2.0 * t)
-        gap = (fp[0] - 2.0 * f0 + fm[0]) / t
-        return value, 2.0 * noise / t + abs(gap) * eta, False, 2, t
-    v, err, kink = _full_estimate_scalar(f0, fp, fm, steps, noise)
-    return v, err, kink, 2 * levels, t
+    assert best is not None
+    return best[0], best[1], best[2], nfev, best[3]
 
 
 def _sigma_direction(

@@ -431,6 +431,44 @@ def test_directional_derivative_of_a_quadratic_is_exact():
     assert est.nfev == 15 and est.step > 0
 
 
+@pytest.mark.parametrize("dot32", [False, True])
+def test_directional_float32_nonlinear_layer(dot32):
+    # moving all 4k entries by a float32 step makes tanh far from linear: the step ladder
+    # must keep the correct layer passing, without false kinks, and still catch a 10 % bug
+    rng = np.random.default_rng(11)
+    dtype = np.float64 if dot32 else np.float32
+    layer = Chain(Dense(64, 32, rng, dtype, dot32, weight_scale=0.1), "tanh")
+    x = rng.standard_normal((32, 64)).astype(dtype)
+    G = rng.standard_normal((32, 32))
+    layer.forward(x)
+    layer.backward(G.astype(np.float32))
+    f = probe(layer, x, G)
+    arrays = [x, layer.dense.weights, layer.dense.biases]
+    right = [layer.dinputs, layer.dweights, layer.dbiases]
+    wrong = [right[0], right[1].copy(), right[2]]
+    wrong[1][3, 2] *= 1.10
+    noise = g.noise_level(f, arrays, eps=F32)
+    caught = 0
+    for seed in range(4):
+        directions = [np.random.default_rng(seed).standard_normal(a.shape) for a in arrays]
+        est = g.directional_derivative(f, arrays, directions, eps=F32, noise=noise)
+        assert not est.kink
+        good = sum(float(np.vdot(a, d)) for a, d in zip(right, directions, strict=True))
+        bad = sum(float(np.vdot(a, d)) for a, d in zip(wrong, directions, strict=True))
+        assert g.compare(good, est, eps=F32).ok
+        caught += int(not g.compare(bad, est, eps=F32).ok)
+    assert caught >= 2
+
+
+def test_directional_kink_is_reported():
+    x = np.array([0.0, 0.5, -1.0, 2.0])
+    G = np.array([1.0, 2.0, 3.0, 4.0])
+    est = g.directional_derivative(lambda: float(np.vdot(np.maximum(x, 0), G)), [x],
+                                   [np.array([1.0, 1.0, 1.0, 1.0])])
+    assert est.kink
+    assert g.compare(float(np.vdot(G * (x > 0), np.ones(4))), est, eps=F64).ok
+
+
 # --------------------------------------------------------------------------- localise
 
 
