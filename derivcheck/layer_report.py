@@ -188,6 +188,14 @@ def rule_text(rtol: float | None, atol: float | None) -> str:
 
 
 RULE_ROUNDING = "tolerance from rounding"
+STRATEGY_FULL = "every entry"
+
+
+def strategy_directional(total: int, probes: int) -> str:
+    return (
+        f"a seeded sample one by one,\nand all {total:,} entries through {probes} Gaussian "
+        "probes per tensor"
+    )
 
 
 def diag_transpose_reshaped(tensor: str, shape: tuple[int, ...]) -> str:
@@ -541,7 +549,7 @@ class LayerReport:
     tensors: dict[str, TensorCheck]
     seed: int = 0
     mode: str = "full"
-    strategy: str = "every entry"
+    strategy: str = STRATEGY_FULL
     reference: str = "numeric"
     dtype: str = "float64"
     notes: list[str] = field(default_factory=list)

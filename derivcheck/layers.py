@@ -464,7 +464,7 @@ class _LayerCheck:
         self.tensors: dict[str, TensorCheck] = {}
         self.adapter = _Adapter(layer, x, y_true, dict(forward_kwargs))
         self.user_penalty = penalty
-        self.strategy = "every entry"
+        self.strategy = msg.STRATEGY_FULL
         self.nfev = 0
         self.eps = float(np.finfo(x.dtype).eps)
         self.dtype = str(x.dtype)
@@ -796,10 +796,7 @@ class _LayerCheck:
         total = sum(t.array.size for t in tensors)
         full = self.mode == "full" or (self.mode == "auto" and total <= FULL_CHECK_LIMIT)
         if not full:
-            self.strategy = (
-                f"{PROBES_PER_TENSOR} Gaussian probes over every entry of each tensor, "
-                f"plus up to {SAMPLED_ENTRIES} sampled entries"
-            )
+            self.strategy = msg.strategy_directional(total, PROBES_PER_TENSOR)
         for t in tensors:
             self._numeric_tensor(t, full)
 

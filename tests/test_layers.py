@@ -569,7 +569,7 @@ def test_directional_mode_localises_one_wrong_entry():
     assert not rep.ok
     assert [(f.tensor, f.index) for f in rep.failures] == [("dweights", (59, 39))]
     assert rep.checked["dweights"] < 60 * 40
-    assert "Gaussian probes" in str(rep)
+    assert "entries through 2 Gaussian probes per tensor" in str(rep)
     good = run(make_case("Layer_Dense", batch=8, n_inputs=60, n_neurons=40), mode="directional")
     assert good.ok, str(good)
 
