@@ -35,6 +35,7 @@ import builtins
 import keyword
 import re
 import unicodedata
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -81,7 +82,11 @@ MSG_UNSAFE = "{what}: {construct} is not allowed in an expression; nothing was r
 MSG_PRIME = "{what}: a prime (') must be followed by an argument list, as in f'(x)"
 MSG_SUPERSCRIPT = "{what}: superscript {text!r} is not an integer exponent (write x^(...))"
 MSG_NESTING = "{what} is nested more than {limit} levels deep"
-MSG_TOO_COMPLEX = "{what} is too deeply nested or too long a chain for Python's parser"
+MSG_TREE_DEPTH = (
+    "{what} builds a SymPy expression nested more than {limit} levels deep, "
+    "too deep for SymPy to handle reliably"
+)
+MSG_TOO_COMPLEX = "{what} is too deeply nested, or too long a chain, for Python or SymPy"
 MSG_INT_DIGITS = "{what}: an integer literal has {digits} digits; the limit is {limit}"
 MSG_FLOAT_RANGE = "{what}: the number {literal} is outside the float64 range"
 MSG_EXPONENT = "{what}: the exponent {exponent} is too large (|exponent| > {limit})"
@@ -129,7 +134,13 @@ MAX_INT_DIGITS = 1000
 """Most digits in one number literal."""
 MAX_EXPONENT = 1000
 """Largest ``|n|`` accepted in ``a**n`` when ``n`` is a number."""
-_MAX_OPERATOR_DEPTH = 200  # operators nested without brackets (-(-(-x)), x**x**x)
+# operators and calls nested inside each other (-(-(-x)), x**x**x, 1+2*(1+2*(...))):
+# bounds the converter's recursion and SymPy's constructors, whose cost grows with
+# the square of the depth (about 1 s at this limit for the worst patterns)
+_MAX_OPERATOR_DEPTH = 100
+# SymPy's printer, sort keys, diff and lambdify recurse about 5 frames per level
+# and hit Python's recursion limit near depth 200-300: refuse deeper results.
+_MAX_TREE_DEPTH = 150
 # Bits that evaluating numeric powers may create in one parse (about 30,000
 # digits): bounds the work SymPy does on ``(10**999)**999`` and friends.
 _MAX_NUMBER_BITS = 100_000
@@ -158,6 +169,7 @@ _REPLACEMENTS = {
 }  # fmt: skip
 _PRIMES = {"'": 1, "′": 1, "″": 2, "‴": 3}
 _STRING_PREFIXES = {"f", "r", "b", "u", "rb", "br", "fr", "rf"}
+_DIGITS = "0123456789"
 _BAD_ASCII = {"$", "?", "`"}
 
 # Node types named in "not allowed" messages.
@@ -470,16 +482,19 @@ def _label(what: str) -> str:
 
 def _realify(expr: sympy.Expr) -> sympy.Expr:
     """Make free symbols real and undefined functions real-valued, by name."""
-    mapping = {
-        s: sympy.Symbol(s.name, real=True)
-        for s in expr.free_symbols
-        if type(s) is sympy.Symbol and not s.is_real
-    }
+    mapping = {}
+    for symbol in expr.free_symbols:
+        if type(symbol) is sympy.Symbol:  # not Dummy or Wild
+            real = sympy.Symbol(symbol.name, real=True)
+            if symbol != real:  # other assumptions (or none): make it the parser's symbol
+                mapping[symbol] = real
     if mapping:
         expr = expr.xreplace(mapping)
     if expr.atoms(AppliedUndef):
         expr = expr.replace(
-            lambda e: isinstance(e, AppliedUndef) and e.is_real is not True,
+            lambda e: (
+                isinstance(e, AppliedUndef) and e.func != sympy.Function(e.func.__name__, real=True)
+            ),
             lambda e: sympy.Function(e.func.__name__, real=True)(*e.args),
         )
     return expr
@@ -551,6 +566,17 @@ def _claim_prefix(text: str, left: str) -> tuple[str, int, int]:
                         raise ParseError(MSG_CLAIM_BAD_VARIABLE, text=text, position=tail.end())
                     return variable, opening.end() - 1, i + 1
     raise InputError(MSG_CLAIM_NO_PREFIX, text=text, position=len(left) - len(left.lstrip()))
+
+
+def _deeper_than(expr: sympy.Basic, limit: int) -> bool:
+    """Is the expression tree deeper than `limit`?  Iterative: no recursion."""
+    stack: list[tuple[sympy.Basic, int]] = [(expr, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((arg, depth + 1) for arg in node.args)
+    return False
 
 
 def _is_condition(node: ast.AST) -> bool:
@@ -640,12 +666,20 @@ class _Parser:
                 i for i, char in enumerate(normal.text) for _ in char.encode("utf-8")
             ] + [len(normal.text)]
         try:
-            tree = ast.parse(normal.text, mode="eval")
+            with warnings.catch_warnings():  # "invalid decimal literal" for 1and: say it once
+                warnings.simplefilter("ignore", SyntaxWarning)
+                tree = ast.parse(normal.text, mode="eval")
         except SyntaxError as error:
             self.syntax_error(error)
         except (RecursionError, MemoryError):
             self.fail(InputError, MSG_TOO_COMPLEX, base)
-        return self.value(tree.body, 0)
+        try:
+            result = self.value(tree.body, 0)
+        except RecursionError:  # pragma: no cover - the depth limit comes first
+            self.fail(InputError, MSG_TOO_COMPLEX, base)
+        if _deeper_than(result, _MAX_TREE_DEPTH):
+            self.fail(InputError, MSG_TREE_DEPTH, base, limit=_MAX_TREE_DEPTH)
+        return result
 
     def syntax_error(self, error: SyntaxError) -> NoReturn:
         """Re-raise Python's SyntaxError as a ParseError pointing into the user's text."""
@@ -678,7 +712,7 @@ class _Parser:
                 if self.normal.pieces:  # leading spaces are an IndentationError
                     emit(" ", at)
                 i += 1
-            elif char in "0123456789" or (char == "." and src[i + 1 : i + 2].isdigit()):
+            elif char in _DIGITS or (char == "." and src[i + 1 : i + 2] in _DIGITS and i + 1 < n):
                 i = self.scan_number(src, i, base)
             elif _IDENT.match(src, i):
                 i = self.scan_name(src, i, base)
@@ -883,10 +917,10 @@ class _Parser:
     def binop(self, node: ast.BinOp, depth: int) -> sympy.Expr:
         operator = type(node.op)
         if operator in (ast.Add, ast.Sub):
-            terms = [
-                -self.value(operand, depth + 1) if negate else self.value(operand, depth + 1)
-                for negate, operand in self.chain(node, (ast.Add, ast.Sub), ast.Sub)
-            ]
+            terms = []
+            for negate, operand in self.chain(node, (ast.Add, ast.Sub), ast.Sub):
+                term = self.value(operand, depth + 1)
+                terms.append(-term if negate else term)
             return self.build(sympy.Add, node, *terms)
         if operator in (ast.Mult, ast.Div):
             factors = []
