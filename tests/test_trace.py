@@ -558,11 +558,27 @@ def test_clip_of_cce_is_active_below_1e_7() -> None:
             lambda x: np.exp(np.asarray(x)),
             "cannot trace the forward: a numpy function got a plain object array",
         ),
+        (
+            lambda x: np.sum(x) if x.item(0) > 0 else 0.0,
+            "cannot trace the forward: a comparison of traced values reached Python control flow",
+        ),
         (lambda x: x, "the probe must return a scalar, got an array of shape (2, 2)"),
         (lambda x: "loss", "the probe must return a scalar, got str"),
         (lambda x: x.astype(np.int64), "astype(int64) of a traced array cuts the derivative"),
     ],
-    ids=["floor", "mod", "median", "float", "store", "inplace", "asarray", "shape", "str", "int"],
+    ids=[
+        "floor",
+        "mod",
+        "median",
+        "float",
+        "store",
+        "inplace",
+        "asarray",
+        "item",
+        "shape",
+        "str",
+        "int",
+    ],
 )
 def test_untraceable_forwards_raise_trace_error(fun: Callable, message: str) -> None:
     with pytest.raises(TraceError) as info:
