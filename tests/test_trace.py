@@ -177,6 +177,7 @@ def clear_of_zero(shape: tuple[int, ...]) -> np.ndarray:
 
 def test_dense_matches_closed_form_and_central_differences() -> None:
     layer = Dense(W.copy(), B.copy())
+    original = layer.weights
     probe = layer_probe(layer, G, ("weights", "biases"))
     point = {"inputs": X, "weights": W, "biases": B}
     grads = exact_gradients(probe, point)
@@ -186,8 +187,8 @@ def test_dense_matches_closed_form_and_central_differences() -> None:
     )
     assert_gradients(grads, central_differences(probe, point), atol=1e-7)
     # the probe restored the layer: the traced arrays did not leak into it
-    assert layer.weights is not W and np.array_equal(layer.weights, W)
-    assert not isinstance(layer.weights, SymbolicArray)
+    assert layer.weights is original and np.array_equal(layer.weights, W)
+    assert not isinstance(layer.biases, SymbolicArray)
 
 
 @pytest.mark.parametrize(
