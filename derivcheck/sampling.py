@@ -214,6 +214,14 @@ class _KinkGuard:
         return True
 
 
+def _finite_in_float(fn: Any, args: Sequence[float]) -> bool:
+    try:
+        values = fn(*args)
+    except (ValueError, ArithmeticError, TypeError):
+        return False
+    return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+
+
 def draw(
     exprs: Sequence[sp.Expr],
     symbols: Sequence[sp.Symbol],
@@ -244,6 +252,7 @@ def draw(
     if kinks is None:
         kinks = sorted({k for e in exprs for k in symbolic.kink_set(e)}, key=sp.default_sort_key)
     evaluate = symbolic.mp_function(list(exprs), symbols)
+    evaluate_float = symbolic.float_function(list(exprs), symbols)
     guard = _KinkGuard(kinks, symbols)
     names = [str(s) for s in symbols]
     # one independent stream per variable (string seeds hash the same in every process)
@@ -273,10 +282,15 @@ def draw(
         if not guard.clear(args, threshold):
             rejected_kink += 1
             continue
+        # float64 first: cheap, and it rejects overflow before mpmath tries to build
+        # exp(exp(exp(100))) digit by digit; the numeric witness needs float64 anyway
+        if not _finite_in_float(evaluate_float, args):
+            rejected_domain += 1
+            continue
         with mpmath.workdps(symbolic.DPS):
             try:
                 raw = evaluate(*[mpmath.mpf(a) for a in args])
-            except (ValueError, ZeroDivisionError, OverflowError, TypeError):
+            except (ValueError, ArithmeticError, TypeError, MemoryError):
                 rejected_domain += 1
                 continue
             vals = tuple(symbolic.to_real(v) for v in raw)
