@@ -265,10 +265,10 @@ def diag_reshaped(tensor: str, shape: tuple[int, ...]) -> str:
     )
 
 
-def diag_near_kink(n: int) -> str:
+def diag_near_kink(n: int, limit: float) -> str:
     return (
-        f"Diagnosis: only entries next to a kink differ ({n}); the numeric step straddles it. "
-        "Move the inputs away from the kink to check them."
+        f"Diagnosis: only entries whose input is near 0 differ ({n}, all with |x| <= {limit:.2g}): "
+        "the backward's condition at the kink is off (a threshold, or < for <=)."
     )
 
 

@@ -189,6 +189,22 @@ def test_diagnosis(name, tensor, diagnosis):
     assert diagnosis in str(rep)
 
 
+def test_diagnosis_near_a_kink():
+    class ReLUWrongThreshold(book.Activation_ReLU):
+        def backward(self, dvalues):
+            self.dinputs = dvalues.copy()
+            self.dinputs[self.inputs <= 1e-3] = 0  # the kink moved to 1e-3
+
+    x = np.array([[1.0, -2.0, 5e-4, 3.0], [4e-4, 2.0, -1.0, 0.5], [1.5, -0.3, 0.7, 2.2]])
+    rep = check_layer(ReLUWrongThreshold(), x)
+    assert {f.index for f in rep.failures} == {(0, 2), (1, 0)}
+    assert rep.tensors["dinputs"].diagnosis == lr.diag_near_kink(2, 5e-4)
+    assert rep.tensors["dinputs"].diagnosis == (
+        "Diagnosis: only entries whose input is near 0 differ (2, all with |x| <= 0.0005): "
+        "the backward's condition at the kink is off (a threshold, or < for <=)."
+    )
+
+
 def test_wrong_shape_report_text():
     rep = run(make_case("Dense_BiasGradWrongShape", batch=4, n_inputs=3))
     assert str(rep) == (
