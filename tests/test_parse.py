@@ -769,8 +769,8 @@ UNARY = [
 ]  # fmt: skip
 BINARY = [
     lambda a, c: a + c, lambda a, c: a - c, lambda a, c: a * c, lambda a, c: a / c,
-    sympy.Max, sympy.Min, lambda a, c: sympy.Piecewise((a, x > c), (c, True)),
-    lambda a, c: sympy.Piecewise((a, (x > 0) & (y < c)), (0, True)),
+    sympy.Max, sympy.Min, lambda a, c: sympy.Piecewise((a, x > 1), (c, True)),
+    lambda a, c: sympy.Piecewise((a, (x > 0) & (y < 2)), (c, True)),
 ]  # fmt: skip
 
 
