@@ -150,6 +150,17 @@ def msg_jac_shape(
     )
 
 
+def msg_jac_not_numeric(dtype: Any) -> str:
+    return f"jacobian: not numeric: jac(x) gave an array of dtype {dtype}"
+
+
+def msg_probe_unlocalised(tensor: str) -> str:
+    return (
+        f"{tensor}: a Gaussian probe of all its entries disagrees with the numeric "
+        "directional derivative, but no single entry could be localised"
+    )
+
+
 def msg_symbolic_unavailable(reason: str) -> str:
     return f"Symbolic reference unavailable: {reason}; the numeric check stands."
 
@@ -540,8 +551,12 @@ class LayerReport:
     ``ok`` is True when every checked gradient matches and no contract is
     broken.  ``failures`` lists what is wrong (problems first, then wrong
     entries worst first, at most :data:`MAX_FAILURES_PER_TENSOR` per tensor);
-    ``checked`` counts the entries compared per gradient; ``tensors`` holds
-    the per-gradient arrays (analytic, numeric, error, mismatch mask) for plots.
+    ``checked`` counts the entries compared one by one per gradient (in the
+    directional strategy every entry is also covered by the Gaussian probes);
+    ``tensors`` holds the per-gradient arrays (analytic, numeric, error,
+    mismatch and kink masks) for plots, also through :meth:`heatmap_data`.
+    ``str(report)`` is the numpy.testing-style text; :meth:`to_dict` and
+    :meth:`to_json` the machine-readable form.
     """
 
     subject: str

@@ -871,8 +871,7 @@ class _LayerCheck:
             self.fail(
                 t.grad_name,
                 "mismatch",
-                f"{t.grad_name}: a Gaussian probe of all its entries disagrees with the numeric "
-                "directional derivative, but no single entry could be localised",
+                msg.msg_probe_unlocalised(t.grad_name),
             )
 
     def _estimate(self, check: TensorCheck, t: _Tensor, indices: np.ndarray | None) -> None:
@@ -1338,7 +1337,7 @@ def check_jacobian(
         else:
             return fail("shape", msg.msg_jac_shape(raw.shape, out0.shape, point.shape))
         if raw.dtype.kind not in "fiub":
-            return fail("contract", msg.msg_not_array("jacobian", raw))
+            return fail("contract", msg.msg_jac_not_numeric(raw.dtype))
         J = J.astype(np.float64)
         bad = ~np.isfinite(J)
         if bad.any():

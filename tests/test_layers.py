@@ -752,6 +752,25 @@ def test_jacobian_contract_failures():
     def boom(v):
         raise RuntimeError("no")
 
+    def mutates(v):
+        v[0] = 7.0
+        return v * 1.0
+
+    assert problems(check_jacobian(mutates, np.diag, x.copy())) == [
+        "fun modified its argument x in place (1 of 2 entries changed)"
+    ]
+    np.testing.assert_array_equal(x, [0.5, 1.0])
+    assert problems(check_jacobian(np.log, np.diag, -x)) == [
+        "fun(x): not finite at the given inputs (2 of 2 entries are NaN or inf); "
+        "nothing can be differentiated there"
+    ]
+    assert problems(check_jacobian(np.sin, lambda v: np.diag(v / 0.0), x)) == [
+        "jacobian: not finite: 2 inf of 4 entries"
+    ]
+    assert problems(check_jacobian(np.sin, lambda v: np.array([["a", "b"], ["c", "d"]]), x)) == [
+        "jacobian: not numeric: jac(x) gave an array of dtype <U1"
+    ]
+
     assert problems(check_jacobian(boom, np.diag, x)) == ["fun raised RuntimeError: no"]
     assert problems(check_jacobian(np.sin, boom, x)) == ["jac raised RuntimeError: no"]
     with pytest.raises(InputError, match=r"`fun` must be callable\."):
