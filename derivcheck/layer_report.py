@@ -154,6 +154,10 @@ def msg_jac_not_numeric(dtype: Any) -> str:
     return f"jacobian: not numeric: jac(x) gave an array of dtype {dtype}"
 
 
+def msg_numeric_failed(tensor: str, exc: BaseException) -> str:
+    return f"{tensor}: not checked: {msg_exception('the numeric differences', exc)}"
+
+
 def msg_probe_unlocalised(tensor: str) -> str:
     return (
         f"{tensor}: a Gaussian probe of all its entries disagrees with the numeric "

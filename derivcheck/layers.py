@@ -228,6 +228,12 @@ def _same_state(a: Any, b: Any) -> bool:
     return bool(a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2] == b[2])
 
 
+def _put_back(array: np.ndarray, saved: np.ndarray) -> None:
+    """Restore ``array``'s bits from ``saved`` when they differ (and it can be written)."""
+    if array.flags.writeable and array.tobytes() != saved.tobytes():
+        np.copyto(array, saved)
+
+
 def _changed(a: np.ndarray, saved: np.ndarray) -> int:
     """How many entries of ``a`` differ bitwise from ``saved`` (0 when identical)."""
     if a.shape != saved.shape or a.dtype != saved.dtype:
@@ -665,7 +671,7 @@ class _LayerCheck:
             n = _changed(arr, saved)
             if n:
                 self.fail(name, "mutation", msg.msg_mutation("backward", f"`{name}`", n, arr.size))
-                np.copyto(arr, saved)
+                _put_back(arr, saved)
         return grads
 
     def _check_gradients(self, tensors: list[_Tensor], grads: dict[str, Any]) -> None:
@@ -729,7 +735,7 @@ class _LayerCheck:
         except Exception:
             return True
         finally:
-            np.copyto(t.array, saved)
+            _put_back(t.array, saved)
         return f0 != f1
 
     def _check_linearity(self, tensors: list[_Tensor]) -> None:
@@ -787,7 +793,7 @@ class _LayerCheck:
         finally:
             np.copyto(self.x, self.x0)
             for name, saved in self.param_copies.items():
-                np.copyto(getattr(self.layer, name), saved)
+                _put_back(getattr(self.layer, name), saved)
         return _read_gradients(attrs, tensors, returned, {})
 
     # numeric --------------------------------------------------------------------------
@@ -798,7 +804,19 @@ class _LayerCheck:
         if not full:
             self.strategy = msg.strategy_directional(total, PROBES_PER_TENSOR)
         for t in tensors:
-            self._numeric_tensor(t, full)
+            try:
+                self._numeric_tensor(t, full)
+            except Exception as exc:  # forward fails a step away from the point, or the
+                # array cannot be perturbed (read-only): that tensor is not checked
+                self.fail(t.grad_name, "exception", msg.msg_numeric_failed(t.grad_name, exc))
+                check = self.tensors.get(t.grad_name)
+                if check is not None:
+                    check.checked[...] = False
+                    check.mismatch[...] = False
+            finally:
+                np.copyto(self.x, self.x0)
+                for name, saved in self.param_copies.items():
+                    _put_back(getattr(self.layer, name), saved)
 
     def _numeric_tensor(self, t: _Tensor, full: bool) -> None:
         from derivcheck import gradients
@@ -1213,6 +1231,11 @@ def check_layer(
     >>> rep.ok, rep.failures[0].tensor
     (False, 'dbiases')
     """
+    if not hasattr(layer, "__dict__"):
+        raise InputError(
+            "`layer` must keep its state in instance attributes (a __dict__); "
+            f"{type(layer).__name__} has none."
+        )
     x, labels = _validate(
         layer, inputs, y_true, params, reference, mode, seed, rtol, atol, forward_kwargs, penalty
     )

@@ -392,6 +392,43 @@ def test_backward_raising_is_a_failed_report():
     assert problems(rep) == ["backward raised IndexError: index 3 is out of bounds"]
 
 
+def test_forward_raising_a_step_away_is_a_failed_report():
+    class Fragile(Identity):
+        def forward(self, inputs):
+            if np.any(inputs > 2.0):
+                raise ValueError("input out of range")
+            self.inputs = inputs
+            self.output = inputs * 1.0
+
+    rep = check_layer(Fragile(), X)  # X holds exactly 2.0: the step up crosses the limit
+    assert problems(rep) == [
+        "dinputs: not checked: the numeric differences raised ValueError: input out of range"
+    ]
+    assert rep.checked == {"dinputs": 0}
+
+
+def test_read_only_parameter_is_reported():
+    case = make_case("Layer_Dense")
+    case.layer.biases.flags.writeable = False
+    rep = run(case)
+    assert [f.tensor for f in rep.failures] == ["dbiases"]
+    assert problems(rep)[0].startswith("dbiases: not checked: the numeric differences raised ")
+
+
+def test_layer_without_dict_is_bad_input():
+    class Slotted:
+        __slots__ = ("output",)
+
+        def forward(self, inputs):
+            self.output = inputs
+
+        def backward(self, dvalues):
+            pass
+
+    with pytest.raises(InputError, match="must keep its state in instance attributes"):
+        check_layer(Slotted(), X)
+
+
 def test_nan_in_gradient():
     class NaNs(Identity):
         def backward(self, dvalues):
