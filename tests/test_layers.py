@@ -320,7 +320,7 @@ def _deep_state(obj, depth=0):
     return state
 
 
-@pytest.mark.parametrize("name", sorted(CORRECT) + sorted(BROKEN))
+@pytest.mark.parametrize("name", sorted(CORRECT) + sorted(KINK_CONVENTION) + sorted(BROKEN))
 def test_layer_is_unchanged(name):
     case = make_case(name)
     # a forward before the check leaves output/inputs attributes the check must keep
