@@ -386,11 +386,18 @@ class _Ladder:
         slopes seen (|value| or the one-sided slopes at the smallest step): the
         yardstick for "large" when the derivative itself is 0.
         """
+        # smallest step first, stopping at the first failure (f undefined further out)
         a = self.level(j)
+        if a is None:
+            return None
         b = self.level(j + 1)
+        if b is None:
+            return None
         c = self.level(j + 2)
+        if c is None:
+            return None
         d = self.level(j + 3)
-        if a is None or b is None or c is None or d is None:
+        if d is None:
             return None
         # t = (h / h0)**2: scaled so that it cannot overflow for |x| near 1e308
         u = 0.5 / self.h0
@@ -439,11 +446,10 @@ def _central(
     j = 0
     first = None
     while j >= -_MAX_LEVELS_DOWN:
-        bad = next((i for i in range(j, j + 4) if ladder.level(i) is None), None)
-        if bad is None:
-            first = ladder.window(j)
+        first = ladder.window(j)
+        if first is not None:
             break
-        j = bad - 4
+        j = next(i for i in range(j, j + 4) if ladder.cache.get(i, 0) is None) - 4
     if first is None:
         return Estimate(math.nan, math.inf, ladder.nfev, False, h0, status=STATUS_FAILED)
 

@@ -430,7 +430,13 @@ def test_determinism_and_frozen_result() -> None:
 
 
 def test_nfev_counts_every_call() -> None:
-    for f, point in [(math.sin, 0.7), (abs, 0.0), (math.log, 1e-3), (math.sin, 1e4)]:
+    cases: list[tuple[Callable[[Any], Any], float]] = [
+        (math.sin, 0.7),
+        (abs, 0.0),
+        (math.log, 1e-3),
+        (math.sin, 1e4),
+    ]
+    for f, point in cases:
         counted = Counted(f)
         assert derivative(counted, point).nfev == counted.calls
 
