@@ -95,6 +95,10 @@ MSG_ARITY = "{what}: {name}() takes {expected}, got {got}"
 MSG_FUNCTION_AS_SYMBOL = "{what}: '{name}' is a function, not a variable; call it, as in {name}(x)"
 MSG_CALL_CONSTANT = "{what}: '{name}' is a constant and cannot be called"
 MSG_CALL_BUILTIN = "{what}: '{name}' is a Python builtin, not a supported function; nothing was run"
+MSG_SYMPY_FUNCTION = (
+    "{what}: {name}() is a SymPy function that derivcheck does not support; "
+    "rewrite it with the supported functions, or use another name for an unknown function"
+)
 MSG_NO_ARGUMENTS = "{what}: {name}() needs at least one argument"
 MSG_NAME_CLASH = "{what}: '{name}' is used both as a function and as a variable"
 MSG_CONDITION_AS_VALUE = (
@@ -568,6 +572,16 @@ def _claim_prefix(text: str, left: str) -> tuple[str, int, int]:
     raise InputError(MSG_CLAIM_NO_PREFIX, text=text, position=len(left) - len(left.lstrip()))
 
 
+def _is_sympy_function(name: str) -> bool:
+    """Is `name` (longer than one letter) a SymPy function or class, like cot or Derivative?"""
+    if len(name) == 1:  # f, g, N, O: placeholder names people use
+        return False
+    obj = getattr(sympy, name, None)
+    if isinstance(obj, type):
+        return issubclass(obj, sympy.Basic)
+    return callable(obj)
+
+
 def _deeper_than(expr: sympy.Basic, limit: int) -> bool:
     """Is the expression tree deeper than `limit`?  Iterative: no recursion."""
     stack: list[tuple[sympy.Basic, int]] = [(expr, 1)]
@@ -1026,6 +1040,9 @@ class _Parser:
     def placeholder(self, node: ast.Call, name: str) -> Any:
         if hasattr(builtins, name):
             self.fail_at(UnsafeInputError, MSG_CALL_BUILTIN, node, name=name)
+        if _is_sympy_function(name):
+            # cot(x) as an arbitrary function would turn a true claim into a refuted rule
+            self.fail_at(ParseError, MSG_SYMPY_FUNCTION, node, name=name)
         self.use(name, "function", node)
         return sympy.Function(name, real=True)
 

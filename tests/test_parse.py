@@ -237,6 +237,9 @@ def test_placeholders_are_real_undefined_functions() -> None:
     assert P("f(g(x))") == f(g(x))
     assert P("h(u)") == sympy.Function("h", real=True)(u)
     assert P("f(x, y)") == f(x, y)
+    # single letters and names SymPy does not define are placeholders too
+    assert P("N(x)") == sympy.Function("N", real=True)(x)
+    assert P("loss(x)") == sympy.Function("loss", real=True)(x)
 
 
 def test_prime_is_the_derivative_at_the_argument() -> None:
@@ -588,6 +591,10 @@ ERRORS = [
     ("f'(x, y)", ParseError, "f'() takes 1 argument, got 2", 0),
     ("max'(x)", ParseError, "max() takes at least 2 arguments, got 1", 0),
     ("f()", ParseError, "f() needs at least one argument", 0),
+    ("cot(x)", ParseError, "cot() is a SymPy function that derivcheck does not support", 0),
+    ("2*floor(x)", ParseError, "floor() is a SymPy function that derivcheck does not", 2),
+    ("Derivative(f(x), x)", ParseError, "Derivative() is a SymPy function that", 0),
+    ("cot'(x)", ParseError, "cot() is a SymPy function that derivcheck does not support", 0),
     ("f(x) + f", ParseError, "'f' is used both as a function and as a variable", 7),
     ("x*x(1)", ParseError, "'x' is used both as a function and as a variable", 2),
     ("Piecewise(x, y)", ParseError, "Piecewise takes (value, condition) pairs", 10),
