@@ -258,7 +258,10 @@ class ClaimReport:
         return f"d/d{self.wrt} {self.expr} = {self.claimed}"
 
     def __str__(self) -> str:
-        lines = [f"Claim: {self.claim_text()}"]
+        # a failure names its verdict on the first line, as numpy's assert messages do
+        # (that line is what pytest shows next to AssertionError)
+        head = "Claim" if self.ok else f"Claim {self.verdict.value}"
+        lines = [f"{head}: {self.claim_text()}"]
         if self.components:
             lines.append(f"Verdict: {self.verdict.value} (seed={self.seed})")
             for comp in self.components:

@@ -34,7 +34,7 @@ def test_verdicts_and_ok() -> None:
 
 def test_refuted_text_pins_the_layout() -> None:
     assert str(_refuted()) == (
-        "Claim: d/dx 3*(2*x**2)**5 = 15*(2*x**2)**4\n"
+        "Claim refuted: d/dx 3*(2*x**2)**5 = 15*(2*x**2)**4\n"
         "SymPy's derivative: 960*x**9\n"
         "Verdict: refuted (seed=0)\n"
         "  The claim differs from SymPy's derivative at x = 0.37.\n"
@@ -49,7 +49,7 @@ def test_refuted_text_pins_the_layout() -> None:
 def test_text_of_a_real_report_shows_values_and_instantiation() -> None:
     r = dc.check_claim("d/dx f(x)/g(x) = (f'(x)*g(x) + f(x)*g'(x))/g(x)^2")
     text = str(r)
-    assert text.startswith("Claim: d/dx f(x)/g(x) = ")
+    assert text.startswith("Claim refuted: d/dx f(x)/g(x) = ")
     assert "Verdict: refuted (seed=0)" in text
     assert "Counterexample: x = " in text and "  with f = " in text
     for label in ("claimed:", "exact:", "numeric:"):
@@ -58,6 +58,7 @@ def test_text_of_a_real_report_shows_values_and_instantiation() -> None:
 
 def test_proven_text_has_kink_notes() -> None:
     text = str(dc.check_claim("∂/∂x max(x, y) = 1(x > y)"))
+    assert text.startswith("Claim: ∂/∂x max(x, y) = 1(x > y)\nSymPy's derivative: ")
     assert "Verdict: proven (seed=0)" in text
     assert "Kinks:\n  at x = y (a kink) the claim takes 0; SymPy's convention gives 1/2" in text
     assert "Counterexample" not in text
@@ -84,7 +85,7 @@ def test_to_json_handles_non_finite_numbers() -> None:
 def test_gradient_report_text_and_dict() -> None:
     g = dc.check_gradient("x*y", {"x": "y", "y": "y"}, ["x", "y"])
     text = str(g)
-    assert text.splitlines()[0] == "Claim: grad_(x, y) x*y = (y, y)"
+    assert text.splitlines()[0] == "Claim refuted: grad_(x, y) x*y = (y, y)"
     assert "  d/dx:" in text and "  d/dy:" in text
     data = g.to_dict()
     assert [c["verdict"] for c in data["components"]] == ["proven", "refuted"]
