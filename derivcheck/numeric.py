@@ -428,8 +428,16 @@ class _Ladder:
         scale = max(abs(value), abs(a[2] - f0) / a[0], abs(f0 - a[3]) / a[1])
         # Sane (the steps resolve f): some digits of the value right, relative to
         # the value itself (not to the one-sided slopes, which straddling a pole
-        # makes huge), or the truncation already under the rounding noise.
+        # makes huge), or the truncation already under the rounding noise ...
         sane = error <= _SOME_DIGITS * abs(value) or truncation <= rounding
+        if sane:
+            # ... and the one-sided slopes look smooth too: their gap extrapolates
+            # to ~0 (|J| < |J - J2| for a smooth f, see _jumps).  A kink inside
+            # the window but not at x (|x - c| < h) averages out of D and leaves
+            # D smooth, yet its one-sided slopes jump.  The central error enters
+            # (4x) as an empirical measure of f's noise.
+            jump, jump2, noise = _jumps(f0, a, b, c, d, self.eps)
+            sane = abs(jump) <= 2.0 * (abs(jump - jump2) + noise) + 4.0 * error
         return _Window(value, error, truncation, rounding, scale, sane)
 
 
@@ -458,26 +466,34 @@ def _central(
     if _is_kink(ladder, j, first.error):
         return _finish(ladder, j, first, kink=True)
     windows = {j: first}
+    kink_at = None
     if not first.sane or first.truncation > max(
         first.rounding, _TARGET * eps * first.scale
     ):
-        _search(ladder, windows, j, -1)
+        kink_at = _search(ladder, windows, j, -1)
     elif first.scale > 0.0 and first.error > _UP_TRIGGER * eps * first.scale:
         # rounding dominates and is large: a larger step lowers it
         _search(ladder, windows, j, +1)
+    if kink_at is not None:
+        return _finish(ladder, kink_at, windows[kink_at], kink=True)
     best_j, best = _select(windows)
     # The first window was tested for a kink already (no need to repeat).
     return _finish(ladder, best_j, best, kink=False if best_j == j else None)
 
 
-def _search(ladder: _Ladder, windows: dict[int, _Window], j: int, direction: int) -> None:
+def _search(
+    ladder: _Ladder, windows: dict[int, _Window], j: int, direction: int
+) -> int | None:
     """Walk the ladder one level at a time from window ``j``, adding to ``windows``.
 
     Stops when the truncation part drops under the rounding part or under
     ``_TARGET * eps * scale`` (going down), when the relative error has not
     improved for four levels down (two up) since the first sane window, or at
     the ladder's end.  While the windows are not sane (the step is far too
-    large for f), it jumps down 8 levels (a factor 16) at a time.
+    large for f), it jumps down 8 levels (a factor 16) at a time.  Going
+    down, a window that fails the smoothness of its one-sided slopes is
+    tested for a kink (a small jump hides behind curvature at large steps);
+    the window where a kink is confirmed is returned, else None.
     """
     eps = ladder.eps
     limit = -_MAX_LEVELS_DOWN if direction < 0 else _MAX_LEVELS_UP
@@ -496,6 +512,8 @@ def _search(ladder: _Ladder, windows: dict[int, _Window], j: int, direction: int
             continue  # a failing level further in: keep shrinking past it
         previous = None if jumped else windows.get(j - direction)
         windows[j] = current = est
+        if direction < 0 and not est.sane and _is_kink(ladder, j, est.error):
+            return j
         # Two adjacent sane windows: the steps resolve f (one alone may be luck).
         if est.sane and previous is not None and previous.sane:
             confirmed = True
@@ -514,6 +532,7 @@ def _search(ladder: _Ladder, windows: dict[int, _Window], j: int, direction: int
             break
         if worse >= patience:
             break
+    return None
 
 
 def _select(windows: dict[int, _Window]) -> tuple[int, _Window]:
@@ -588,54 +607,77 @@ def _is_kink(ladder: _Ladder, j: int, error: float) -> bool:
     return jump2 is not None and abs(jump - jump2) * _KINK_FACTOR < abs(jump)
 
 
-def _jump(ladder: _Ladder, j: int, error: float) -> float | None:
-    """The one-sided slope test on the levels of window j: the jump, or None.
+def _jumps(
+    f0: float, a: _Level, b: _Level, c: _Level, d: _Level, eps: float
+) -> tuple[float, float, float]:
+    """The jump of the one-sided slopes at x, extrapolated twice, and its noise.
 
     gap(h) = right slope - left slope = J + alpha*h + O(h**2) at a kink, but
     has only odd powers of h (f2*h + f4*h**3/12, fk the k-th derivative) for
     a smooth f.  The jump J is extrapolated to h = 0 twice, from levels
-    (j, j+2) and from (j+1, j+3): at a kink both give J (they differ by
-    O(h**2)); for a smooth f they are -6b*h**3 and -17b*h**3 (b = f4/12),
-    which differ by more than either, so a smooth f never passes, whatever
-    the step.  The jump must also exceed the central estimate's error and
-    the one-sided slopes' error (which includes their rounding noise).
+    (a, c) and from (b, d) (steps doubling): at a kink both give J (they
+    differ by O(h**2)); for a smooth f they are -6b*h**3 and -17b*h**3
+    (b = f4/12), which differ by more than either, whatever the step.
     """
-    f0 = ladder.f0
-    levels = _levels(ladder, j)
-    gaps = [(lv[2] - f0) / lv[0] - (f0 - lv[3]) / lv[1] for lv in levels]
-    steps = [0.5 * (lv[0] + lv[1]) for lv in levels]
-    jump = _extrapolate_linear(steps[0], gaps[0], steps[2], gaps[2])
-    jump2 = _extrapolate_linear(steps[1], gaps[1], steps[3], gaps[3])
+    ga = (a[2] - f0) / a[0] - (f0 - a[3]) / a[1]
+    gb = (b[2] - f0) / b[0] - (f0 - b[3]) / b[1]
+    gc = (c[2] - f0) / c[0] - (f0 - c[3]) / c[1]
+    gd = (d[2] - f0) / d[0] - (f0 - d[3]) / d[1]
+    sa, sb = 0.5 * (a[0] + a[1]), 0.5 * (b[0] + b[1])
+    sc, sd = 0.5 * (c[0] + c[1]), 0.5 * (d[0] + d[1])
+    jump = _extrapolate_linear(sa, ga, sc, gc)
+    jump2 = _extrapolate_linear(sb, gb, sd, gd)
+    f0 = abs(f0)
+    noise = (
+        eps
+        * _ROUNDING_ULPS
+        * (2.0 * (abs(a[2]) + abs(a[3]) + 2.0 * f0) / sa + (abs(c[2]) + abs(c[3]) + 2.0 * f0) / sc)
+    )
+    return jump, jump2, noise
+
+
+def _jump(ladder: _Ladder, j: int, error: float) -> float | None:
+    """The one-sided slope test on the levels of window j: the jump, or None.
+
+    A kink: the jump J (see :func:`_jumps`) is consistent across the window
+    and far exceeds the central estimate's error and the one-sided slopes'
+    error (which includes their rounding noise).  A smooth f never passes.
+    """
+    jump, jump2, _ = _jumps(ladder.f0, *_levels(ladder, j), ladder.eps)
     if not abs(jump) > _KINK_FACTOR * (abs(jump - jump2) + error):
         return None
     # Both one-sided slopes must be resolved too (a step far too large for f
     # gives random slopes, and now and then a random "jump").
-    _, _, sided_error = _one_sided(ladder, j)
+    _, _, sided_error, _ = _one_sided(ladder, j)
     if not abs(jump) > _KINK_FACTOR * (sided_error + abs(jump - jump2) + error):
         return None
     return jump
 
 
-def _one_sided(ladder: _Ladder, j: int) -> tuple[float, float, float]:
-    """Right and left slopes at h = 0 (linear term removed), and their error.
+def _one_sided(ladder: _Ladder, j: int) -> tuple[float, float, float, float]:
+    """Right and left slopes at h = 0 (linear term removed), and two errors.
 
-    The error is the difference between the extrapolations from levels
-    (j, j+2) and (j+1, j+3), plus rounding.
+    The first error (for the kink test) is the difference between the
+    extrapolations from levels (j, j+2) and (j+1, j+3), twice its asymptotic
+    share, plus rounding.  The second (reported at a kink, where the slopes
+    must be covered, not just estimated) adds a quarter of the linear
+    correction itself: the extrapolation may not be asymptotic yet at the
+    steps of a kink found early.
     """
     f0 = ladder.f0
     a, b, c, d = _levels(ladder, j)
-    right = _extrapolate_linear(a[0], (a[2] - f0) / a[0], c[0], (c[2] - f0) / c[0])
+    r_a, l_a = (a[2] - f0) / a[0], (f0 - a[3]) / a[1]
+    right = _extrapolate_linear(a[0], r_a, c[0], (c[2] - f0) / c[0])
     right2 = _extrapolate_linear(b[0], (b[2] - f0) / b[0], d[0], (d[2] - f0) / d[0])
-    left = _extrapolate_linear(a[1], (f0 - a[3]) / a[1], c[1], (f0 - c[3]) / c[1])
+    left = _extrapolate_linear(a[1], l_a, c[1], (f0 - c[3]) / c[1])
     left2 = _extrapolate_linear(b[1], (f0 - b[3]) / b[1], d[1], (f0 - d[3]) / d[1])
     noise = ladder.eps * _ROUNDING_ULPS * (
         2.0 * (abs(a[2]) + abs(a[3]) + 2.0 * abs(f0)) / a[0]
         + (abs(c[2]) + abs(c[3]) + 2.0 * abs(f0)) / c[0]
     )
-    # (the factor 2: the difference estimates the error of the first extrapolation
-    # asymptotically, and a kink's value must be covered, not just estimated)
     error = abs(right - right2) + abs(left - left2) + noise
-    return right, left, error
+    cautious = error + 0.25 * (abs(right - r_a) + abs(left - l_a))
+    return right, left, error, cautious
 
 
 def _finish(ladder: _Ladder, j: int, best: _Window, kink: bool | None = None) -> Estimate:
@@ -643,7 +685,7 @@ def _finish(ladder: _Ladder, j: int, best: _Window, kink: bool | None = None) ->
     value, error = best.value, best.error
     if kink is None:
         kink = _is_kink(ladder, j, error)
-    right, left, sided_error = _one_sided(ladder, j)
+    right, left, _, sided_error = _one_sided(ladder, j)
     status = STATUS_OK
     if kink:
         value = 0.5 * (right + left)
