@@ -496,21 +496,17 @@ def partial_derivatives(
                 settled = np.abs(value - target) <= error
             doubtful = np.flatnonzero(~settled)
 
-        if doubtful.size:
-            # stage 2: steps 2h and 4h on both sides of each doubtful entry
-            m = doubtful.size
-            fp = np.empty((3, m))
-            fm = np.empty((3, m))
-            hp = np.empty((3, m))
-            hm = np.empty((3, m))
-            fp[0], fm[0], hp[0], hm[0] = fp1[doubtful], fm1[doubtful], hp1[doubtful], hm1[doubtful]
-            for j, e in enumerate(doubtful.tolist()):
+        def stencil(entries: np.ndarray, multipliers: tuple[float, ...]) -> tuple[np.ndarray, ...]:
+            """f and the actual steps at +-multiplier*h for each entry: arrays (levels, m)."""
+            shape = (len(multipliers), entries.size)
+            fp, fm, hp, hm = np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape)
+            for j, e in enumerate(entries.tolist()):
                 i = positions[e]
                 x = item(i)
                 ax = abs(x)
                 h = eta * ax if ax > 1.0 else eta
-                for level in (1, 2):
-                    step = h * _LEVELS[level]
+                for level, multiplier in enumerate(multipliers):
+                    step = h * multiplier
                     view[i] = x + step
                     hp[level, j] = item(i) - x
                     fp[level, j] = float(f())
@@ -518,15 +514,37 @@ def partial_derivatives(
                     hm[level, j] = x - item(i)
                     fm[level, j] = float(f())
                 view[i] = x
-            nfev += 4 * m
-            noise_d = _noise(eps_f, scale_f, sigma, fp, fm, np.full(m, f0))
-            noise_d = noise_d.max(axis=0)
+            return fp, fm, hp, hm
+
+        def full(entries: np.ndarray, fp: np.ndarray, fm: np.ndarray, hp: np.ndarray,
+                 hm: np.ndarray) -> np.ndarray:
+            """Richardson + kink test on the levels given; stores the results, returns kinks."""
+            noise_d = _noise(eps_f, scale_f, sigma, fp, fm, np.full(entries.size, f0)).max(axis=0)
             v, err, kk, sm, sp = _full_estimate(f0, fp, fm, hp, hm, noise_d)
-            value[doubtful] = v
-            error[doubtful] = err
-            kink[doubtful] = kk
-            s_minus[doubtful] = sm
-            s_plus[doubtful] = sp
+            value[entries], error[entries], kink[entries] = v, err, kk
+            s_minus[entries], s_plus[entries] = sm, sp
+            return np.asarray(kk, dtype=bool)
+
+        if doubtful.size:
+            # stage 2: steps 2h and 4h on both sides of each doubtful entry
+            fp, fm, hp, hm = stencil(doubtful, _LEVELS[1:])
+            nfev += 4 * doubtful.size
+            kinked = full(
+                doubtful,
+                np.vstack([fp1[doubtful], fp]), np.vstack([fm1[doubtful], fm]),
+                np.vstack([hp1[doubtful], hp]), np.vstack([hm1[doubtful], hm]),
+            )
+            suspects = doubtful[kinked]
+            if suspects.size:
+                # stage 3: a smooth f whose curvature scale is near 4h can look like a
+                # kink; a kink inside the first step still shows with steps h/4, h/2, h
+                fp, fm, hp, hm = stencil(suspects, (0.25, 0.5))
+                nfev += 4 * suspects.size
+                full(
+                    suspects,
+                    np.vstack([fp, fp1[suspects]]), np.vstack([fm, fm1[suspects]]),
+                    np.vstack([hp, hp1[suspects]]), np.vstack([hm, hm1[suspects]]),
+                )
     finally:
         _restore(array, backup)
     return EntryEstimates(index, value, error, kink, hp1, nfev, s_minus, s_plus)

@@ -159,8 +159,10 @@ def test_settled_entries_cost_two_evaluations():
     assert est.nfev == 1 + 8 + 2 * w.size
     full = g.partial_derivatives(f, w)
     assert full.nfev == 1 + 8 + 6 * w.size
-    known = g.partial_derivatives(f, w, noise=0.0)
+    sigma = g.noise_level(f, [w])
+    known = g.partial_derivatives(f, w, noise=sigma)  # measured once, not again
     assert known.nfev == 1 + 6 * w.size
+    assert not known.kink.any()
 
 
 def test_indices_subset_keeps_order_and_values():
@@ -287,6 +289,7 @@ def test_relu_kinks_are_reported_not_mismatched(dtype, with_analytic):
     x[0, :5] = 0.0  # exactly at the kink
     near = np.array([0.1, -0.3, 0.5, -0.66, 0.9])  # within a step: the difference straddles it
     x[1, :5] = near * h
+    x[1, 5:7] = [1.5 * h, -3.0 * h]  # outside the first step: differentiable, exact estimate
     G = rng.uniform(0.5, 2.0, size=x.shape)
 
     def f() -> float:
@@ -297,6 +300,8 @@ def test_relu_kinks_are_reported_not_mismatched(dtype, with_analytic):
     cmp = g.compare(book, est, eps=float(np.finfo(dtype).eps))
     kink = est.kink.reshape(x.shape)
     assert kink[0, :5].all() and kink[1, :5].all()
+    assert not kink[1, 5:].any()
+    np.testing.assert_allclose(est.value.reshape(x.shape)[1, 5:7], [G[1, 5], 0.0], atol=1e-3)
     assert not kink[2].any()  # far from 0
     assert cmp.ok
     assert cmp.kink.sum() == 10
