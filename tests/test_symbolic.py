@@ -259,3 +259,10 @@ def test_values_differ_tolerances() -> None:
         assert symbolic.values_differ(a, a + mpmath.mpf("1e-15"), inexact=False)
         assert not symbolic.values_differ(a, a + mpmath.mpf("1e-15"), inexact=True)
         assert symbolic.values_differ(a, a + mpmath.mpf("1e-9"), inexact=True)
+
+
+def test_sampled_values_outrank_a_wrong_proof(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a (hypothetical) bug that "proves" 2*x == 2*x + 1 must not survive the sampled values
+    monkeypatch.setattr(symbolic, "prove_zero", lambda *a, **k: ("equal", "expand"))
+    out = decide_equal(2 * x, 2 * x + 1, [x])
+    assert out.kind == "different" and not out.proven
