@@ -1076,8 +1076,15 @@ class _Parser:
             function = self.placeholder(node, name)
         point = self.value(node.args[0], depth + 1)
         dummy = sympy.Dummy("d", real=True)
-        derivative = sympy.Subs(sympy.Derivative(function(dummy), (dummy, order)), dummy, point)
-        return self.build(derivative.doit, node)
+        if name in KNOWN_FUNCTIONS:
+            derivative = self.build(sympy.diff, node, function(dummy), dummy, order)
+            return derivative.xreplace({dummy: point})
+        # What Subs(Derivative(f(d), (d, n)), d, point).doit() gives, and what
+        # sympy.diff(f(g(x)), x) builds, without doit's milliseconds: a derivative
+        # with respect to the point where SymPy allows that (x, g(x)), else the Subs.
+        if point._diff_wrt:
+            return sympy.Derivative(function(point), (point, order))
+        return sympy.Subs(sympy.Derivative(function(dummy), (dummy, order)), dummy, point)
 
     def piecewise_pair(self, node: ast.AST, depth: int) -> tuple[sympy.Expr, Any]:
         if not isinstance(node, ast.Tuple) or len(node.elts) != 2:

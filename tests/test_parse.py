@@ -251,6 +251,15 @@ def test_prime_is_the_derivative_at_the_argument() -> None:
     assert P("exp''(x)") == sympy.exp(x)
 
 
+@pytest.mark.parametrize("point", ["x", "g(x)", "2x", "x + y", "x^2", "0", "sin(x)", "pi"])
+@pytest.mark.parametrize("order", [1, 2])
+def test_prime_equals_subs_of_derivative(point: str, order: int) -> None:
+    u_ = P(point)
+    d = sympy.Dummy("d", real=True)
+    expected = sympy.Subs(sympy.Derivative(f(d), (d, order)), d, u_).doit()
+    assert P("f" + "'" * order + f"({point})") == expected
+
+
 def test_chain_rule_outer_factor_matches_sympy() -> None:
     chain = sympy.diff(f(g(x)), x)
     claimed = P("f'(g(x))*g'(x)")
