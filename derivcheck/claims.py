@@ -316,7 +316,10 @@ def _kink_notes(expr: sp.Expr, expected: sp.Expr, claimed: sp.Expr, wrt: sp.Symb
         except (TypeError, ValueError):
             claim_at = exp_at = None
         ok = all(
-            v is not None and v.is_number and v.is_finite and not v.has(sp.nan, sp.zoo)
+            v is not None
+            and v.is_number
+            and v.is_finite
+            and not v.has(sp.nan, sp.zoo, sp.oo, sp.DiracDelta)
             for v in (claim_at, exp_at)
         )
         notes.append(report.kink_note(where, claim_at if ok else None, exp_at if ok else None))

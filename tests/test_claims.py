@@ -440,3 +440,11 @@ def test_property_true_derivative_is_ok(e: sp.Expr) -> None:
 def test_property_perturbed_derivative_is_refuted(e: sp.Expr, perturbation: sp.Expr) -> None:
     r = dc.check_derivative(e, sp.diff(e, x) + perturbation, wrt=x)
     assert r.verdict is Verdict.REFUTED, str(r)
+
+
+def test_kink_note_when_sympy_has_a_delta_at_the_kink() -> None:
+    r = dc.check_claim("d/dx sign(x) = 0")
+    assert r.verdict is Verdict.PROVEN
+    assert r.kink_notes == [
+        "at x = 0 (a kink: the derivative may not exist) the claim's value is not judged"
+    ]
