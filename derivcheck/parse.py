@@ -122,6 +122,7 @@ MSG_CLAIM_NO_EQUALS = (
     "a claim needs '=' between the expression and its claimed derivative, as in d/dx x^2 = 2*x"
 )
 MSG_CLAIM_DOUBLE_EQUALS = "a claim uses a single '=', not '==', as in d/dx x^2 = 2*x"
+MSG_CLAIM_UNCLOSED = "a claim's '=' must be outside brackets; this bracket is never closed"
 MSG_CLAIM_MANY_EQUALS = "a claim has exactly one '='; found {count}"
 MSG_CLAIM_NO_PREFIX = (
     "a claim starts with d/dx (or ∂/∂x) naming the variable, as in d/dx x^2 = 2*x "
@@ -506,15 +507,16 @@ def _realify(expr: sympy.Expr) -> sympy.Expr:
 
 def _claim_equals(text: str) -> int:
     """Offset of the single top-level '=' of a claim."""
-    depth = 0
+    opened: list[int] = []  # offsets of brackets still open
     found: list[int] = []
     double: int | None = None
     for i, char in enumerate(text):
         if char in "([{":
-            depth += 1
+            opened.append(i)
         elif char in ")]}":
-            depth = max(depth - 1, 0)
-        elif char == "=" and depth == 0:
+            if opened:
+                opened.pop()
+        elif char == "=" and not opened:
             before = text[i - 1] if i else ""
             after = text[i + 1] if i + 1 < len(text) else ""
             if after == "=" or before == "=":
@@ -525,6 +527,8 @@ def _claim_equals(text: str) -> int:
     if not found:
         if double is not None:
             raise ParseError(MSG_CLAIM_DOUBLE_EQUALS, text=text, position=double)
+        if opened and "=" in text[opened[0] :]:  # the '=' hides inside an unclosed bracket
+            raise ParseError(MSG_CLAIM_UNCLOSED, text=text, position=opened[0])
         raise InputError(MSG_CLAIM_NO_EQUALS)
     if len(found) > 1:
         raise ParseError(
