@@ -312,6 +312,7 @@ class _Window(NamedTuple):
     rounding: float
     scale: float  # size of the slopes seen: the yardstick when f'(x) = 0
     sane: bool  # the steps resolve f: some digits right, one-sided slopes consistent
+    jumpy: bool = False  # D looks resolved but the one-sided slopes jump (a kink near)
 
     @property
     def relative(self) -> float:
@@ -430,6 +431,7 @@ class _Ladder:
         # the value itself (not to the one-sided slopes, which straddling a pole
         # makes huge), or the truncation already under the rounding noise ...
         sane = error <= _SOME_DIGITS * abs(value) or truncation <= rounding
+        jumpy = False
         if sane:
             # ... and the one-sided slopes look smooth too: their gap extrapolates
             # to ~0 (|J| < |J - J2| for a smooth f, see _jumps).  A kink inside
@@ -438,7 +440,8 @@ class _Ladder:
             # (4x) as an empirical measure of f's noise.
             jump, jump2, noise = _jumps(f0, a, b, c, d, self.eps)
             sane = abs(jump) <= 2.0 * (abs(jump - jump2) + noise) + 4.0 * error
-        return _Window(value, error, truncation, rounding, scale, sane)
+            jumpy = not sane
+        return _Window(value, error, truncation, rounding, scale, sane, jumpy)
 
 
 def _central(
@@ -522,11 +525,13 @@ def _search(
                 worse += 1  # noise floor without a sane window: f is too noisy
         elif est.sane and est.relative < best:
             best, worse = est.relative, 0
-        else:
+        elif not est.jumpy:
             worse += 1  # past the optimum: rounding noise grows as the step shrinks
+        # (jumpy windows do not count: smaller steps will show the kink, or pass it)
         if (
             direction < 0
             and confirmed
+            and not est.jumpy
             and est.truncation <= max(est.rounding, _TARGET * eps * est.scale)
         ):
             break
