@@ -223,10 +223,16 @@ def _judge(
 ) -> _Judgement:
     """Compare one placeholder-free claim with SymPy's derivative and the numeric witness."""
     remaining = max(deadline - time.perf_counter(), 0.05)
-    eq = symbolic.decide_equal(
-        expected, claimed, symbols, seed=seed, domain=domain, budget=remaining,
-        also=[expr], n_points=N_POINTS, n_points_proven=N_POINTS_PROVEN,
-    )
+    try:
+        eq = symbolic.decide_equal(
+            expected, claimed, symbols, seed=seed, domain=domain, budget=remaining,
+            also=[expr], n_points=N_POINTS, n_points_proven=N_POINTS_PROVEN,
+        )
+    except (NotImplementedError, NameError) as exc:  # no printer / no numeric function
+        error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return _Judgement(
+            verdict=Verdict.INCONCLUSIVE, reason=report.MSG_CANNOT_EVALUATE.format(error=error)
+        )
     if proven is None and eq.proven:
         proven = (eq.kind, eq.method)
     f = _Function(expr, symbols) if eq.points else None

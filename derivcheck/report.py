@@ -89,6 +89,10 @@ MSG_NO_WITNESS = (
     "The claim equals SymPy's derivative at {points} points, but central differences "
     "could not be evaluated at any of them, so nothing independent confirms SymPy."
 )
+MSG_CANNOT_EVALUATE = (
+    "The expressions cannot be evaluated numerically ({error}), so nothing can be checked "
+    "at sample points."
+)
 MSG_TOO_FEW_POINTS = (
     "Only {found} valid point(s) found; at least {wanted} are needed to confirm without a proof."
 )

@@ -477,18 +477,58 @@ def float_function(expr: Any, symbols: Sequence[sp.Symbol]) -> Callable[..., Any
     """A float64 function of the symbols' values (``math`` module, common subexpressions shared).
 
     `expr` may be a list of expressions; the function then returns a list.
+    Functions that :mod:`math` lacks (``besselj``, ``polygamma``, ...) make it
+    fall back to mpmath at 53 bits, converted to float.
 
     Raises whatever ``math`` raises off the domain (``ValueError``,
-    ``ZeroDivisionError``, ``OverflowError``).
+    ``ZeroDivisionError``, ``OverflowError``), and ``NotImplementedError`` when
+    neither printer knows a function.
 
     >>> import sympy as sp
     >>> x, y = sp.symbols("x y", real=True)
     >>> print(float_function(sp.Max(x, y) * sp.exp(x), [x, y])(0.0, 2.0))
     2.0
+    >>> print(round(float_function(sp.besselj(0, x), [x])(1.0), 12))
+    0.765197686558
     """
-    prepared = [_prepare(e) for e in expr] if isinstance(expr, (list, tuple)) else _prepare(expr)
+    is_list = isinstance(expr, (list, tuple))
+    prepared = [_prepare(e) for e in expr] if is_list else _prepare(expr)
     safe = _cse_safe(prepared if isinstance(prepared, list) else [prepared])
-    return sp.lambdify(list(symbols), prepared, modules="math", cse=safe)
+    try:
+        fast = sp.lambdify(list(symbols), prepared, modules="math", cse=safe)
+    except NotImplementedError:
+        fast = None
+    slow: list[Callable[..., Any]] = []
+
+    def via_mpmath(*args: Any) -> Any:
+        if not slow:
+            slow.append(sp.lambdify(list(symbols), prepared, modules="mpmath", cse=safe))
+        with mpmath.workprec(53):
+            out = slow[0](*args)
+            if is_list:
+                return [_as_float(v) for v in out]
+            return _as_float(out)
+
+    if fast is None:
+        return via_mpmath
+    state = {"fast": True}
+
+    def call(*args: Any) -> Any:
+        if state["fast"]:
+            try:
+                return fast(*args)
+            except NameError:  # a function that the math module does not have
+                state["fast"] = False
+        return via_mpmath(*args)
+
+    return call
+
+
+def _as_float(value: Any) -> Any:
+    v = mpmath.mpmathify(value)
+    if isinstance(v, mpmath.mpc):
+        return complex(v) if v.imag else float(v.real)
+    return float(v)
 
 
 def to_real(value: Any) -> Any:

@@ -448,3 +448,17 @@ def test_kink_note_when_sympy_has_a_delta_at_the_kink() -> None:
     assert r.kink_notes == [
         "at x = 0 (a kink: the derivative may not exist) the claim's value is not judged"
     ]
+
+
+def test_functions_outside_the_math_module_are_still_witnessed() -> None:
+    r = dc.check_derivative(sp.besselj(0, x), -sp.besselj(1, x), wrt=x)
+    assert r.verdict is Verdict.PROVEN and r.witness_points > 0
+    r = dc.check_derivative(sp.besselj(0, x), sp.besselj(1, x), wrt=x)
+    assert r.verdict is Verdict.REFUTED and r.numeric_value is not None
+
+
+def test_unevaluable_derivative_is_inconclusive_not_a_crash() -> None:
+    # SymPy leaves Derivative(floor(x), x) unevaluated: nothing can be sampled
+    r = dc.check_derivative(x * sp.floor(x), sp.floor(x), wrt=x)
+    assert r.verdict is Verdict.INCONCLUSIVE
+    assert "cannot be evaluated numerically" in r.reason
