@@ -218,6 +218,29 @@ def test_no_false_kinks_on_smooth_functions(point: float, which: int) -> None:
     assert not derivative(f, point).kink
 
 
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(
+    st.floats(0.1, 10.0),
+    st.sampled_from([-1.0, 1.0]),
+    st.floats(-3.0, 3.0),
+    st.floats(-12.0, -1.0),
+    st.sampled_from([-1.0, 1.0]),
+)
+def test_near_a_kink_the_error_stays_honest(
+    size: float, sign: float, kink: float, log_distance: float, side: float
+) -> None:
+    # f = a|t - c| + sin t at x = c + d: differentiable, but a kink lies within
+    # reach of the first steps.  Either the steps shrink past it, or the kink is
+    # reported with an error that covers the true slope.
+    a = sign * size
+    point = kink + side * 10.0**log_distance
+    if point == kink:
+        return
+    truth = (a if point > kink else -a) + math.cos(point)
+    est = derivative(lambda t: a * abs(t - kink) + math.sin(t), point)
+    assert abs(est.value - truth) <= 10.0 * est.error, (est, truth)
+
+
 # ------------------------------------------------- undefined on one side
 
 
