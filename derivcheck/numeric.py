@@ -326,7 +326,9 @@ class _Window(NamedTuple):
     rounding: float
     scale: float  # size of the slopes seen: the yardstick when f'(x) = 0
     sane: bool  # the steps resolve f: some digits right, one-sided slopes consistent
-    jumpy: bool = False  # D looks resolved but the one-sided slopes jump (a kink near)
+    jumpy: bool  # D looks resolved but the one-sided slopes jump (a kink near)
+    jump: float  # the jump of the one-sided slopes at x, from two pairs of levels
+    jump2: float
 
     @property
     def relative(self) -> float:
@@ -445,17 +447,16 @@ class _Ladder:
         # the value itself (not to the one-sided slopes, which straddling a pole
         # makes huge), or the truncation already under the rounding noise ...
         sane = error <= _SOME_DIGITS * abs(value) or truncation <= rounding
-        jumpy = False
-        if sane:
-            # ... and the one-sided slopes look smooth too: their gap extrapolates
-            # to ~0 (|J| < |J - J2| for a smooth f, see _jumps).  A kink inside
-            # the window but not at x (|x - c| < h) averages out of D and leaves
-            # D smooth, yet its one-sided slopes jump.  The central error enters
-            # (4x) as an empirical measure of f's noise.
-            jump, jump2, noise = _jumps(f0, a, b, c, d, self.eps)
-            sane = abs(jump) <= 2.0 * (abs(jump - jump2) + noise) + 4.0 * error
-            jumpy = not sane
-        return _Window(value, error, truncation, rounding, scale, sane, jumpy)
+        # ... and the one-sided slopes look smooth too: their gap extrapolates to
+        # ~0 (|J| < |J - J2| for a smooth f, see _jumps).  A kink inside the
+        # window but not at x (|x - c| < h) averages out of D and leaves D
+        # smooth, yet its one-sided slopes jump.  The central error enters (4x)
+        # as an empirical measure of f's noise.
+        jump, jump2, noise = _jumps(f0, a, b, c, d, self.eps)
+        jumpy = sane and abs(jump) > 2.0 * (abs(jump - jump2) + noise) + 4.0 * error
+        return _Window(
+            value, error, truncation, rounding, scale, sane and not jumpy, jumpy, jump, jump2
+        )
 
 
 def _central(
@@ -480,7 +481,7 @@ def _central(
 
     # A kink already plain at the first steps needs no step search: the central
     # difference there is no derivative anyway.
-    if _is_kink(ladder, j, first.error):
+    if _is_kink(ladder, j, first):
         return _finish(ladder, j, first, kink=True)
     windows = {j: first}
     kink_at = None
@@ -529,7 +530,7 @@ def _search(
             continue  # a failing level further in: keep shrinking past it
         previous = None if jumped else windows.get(j - direction)
         windows[j] = current = est
-        if direction < 0 and not est.sane and _is_kink(ladder, j, est.error):
+        if direction < 0 and not est.sane and _is_kink(ladder, j, est):
             return j
         # Two adjacent sane windows: the steps resolve f (one alone may be luck).
         if est.sane and previous is not None and previous.sane:
@@ -566,6 +567,8 @@ def _select(windows: dict[int, _Window]) -> tuple[int, _Window]:
     truncation side.  Without
     any sane window, the least bad one is kept (its status says inaccurate).
     """
+    if len(windows) == 1:
+        return next(iter(windows.items()))
     best_j, best, best_key = 0, None, (3, math.inf)
     for j, est in windows.items():
         if not est.sane:
@@ -609,21 +612,21 @@ def _extrapolate_linear(s1: float, g1: float, s2: float, g2: float) -> float:
     return (s2 * g1 - s1 * g2) / (s2 - s1)
 
 
-def _is_kink(ladder: _Ladder, j: int, error: float) -> bool:
+def _is_kink(ladder: _Ladder, j: int, est: _Window) -> bool:
     """A kink at x: the jump test passes on window j and on window j - 1, alike.
 
     Confirming at the next smaller step (two more evaluations, only when the
     first test passes) makes a chance pass on unresolved steps (sin at 1e5
     with h ~ 1000: random slopes that happen to line up) vanishingly rare.
     """
-    jump = _jump(ladder, j, error)
-    if jump is None:
+    if not _jump_test(ladder, j, est):
         return False
     below = ladder.window(j - 1)
     if below is None:
         return True  # f undefined at the smaller step: the test above stands
-    jump2 = _jump(ladder, j - 1, below.error)
-    return jump2 is not None and abs(jump - jump2) * _KINK_FACTOR < abs(jump)
+    return _jump_test(ladder, j - 1, below) and (
+        abs(est.jump - below.jump) * _KINK_FACTOR < abs(est.jump)
+    )
 
 
 def _jumps(
@@ -655,22 +658,20 @@ def _jumps(
     return jump, jump2, noise
 
 
-def _jump(ladder: _Ladder, j: int, error: float) -> float | None:
-    """The one-sided slope test on the levels of window j: the jump, or None.
+def _jump_test(ladder: _Ladder, j: int, est: _Window) -> bool:
+    """The one-sided slope test on window j (levels j..j+3).
 
     A kink: the jump J (see :func:`_jumps`) is consistent across the window
     and far exceeds the central estimate's error and the one-sided slopes'
     error (which includes their rounding noise).  A smooth f never passes.
     """
-    jump, jump2, _ = _jumps(ladder.f0, *_levels(ladder, j), ladder.eps)
-    if not abs(jump) > _KINK_FACTOR * (abs(jump - jump2) + error):
-        return None
+    jump, spread, error = abs(est.jump), abs(est.jump - est.jump2), est.error
+    if not jump > _KINK_FACTOR * (spread + error):
+        return False
     # Both one-sided slopes must be resolved too (a step far too large for f
     # gives random slopes, and now and then a random "jump").
     _, _, sided_error, _ = _one_sided(ladder, j)
-    if not abs(jump) > _KINK_FACTOR * (sided_error + abs(jump - jump2) + error):
-        return None
-    return jump
+    return jump > _KINK_FACTOR * (sided_error + spread + error)
 
 
 def _one_sided(ladder: _Ladder, j: int) -> tuple[float, float, float, float]:
@@ -703,7 +704,7 @@ def _finish(ladder: _Ladder, j: int, best: _Window, kink: bool | None = None) ->
     """Run the kink test on the kept window (unless done) and build the Estimate."""
     value, error = best.value, best.error
     if kink is None:
-        kink = _is_kink(ladder, j, error)
+        kink = _is_kink(ladder, j, best)
     right, left, _, sided_error = _one_sided(ladder, j)
     status = STATUS_OK
     if kink:
