@@ -45,7 +45,7 @@ __all__ = [
 # rounding noise of one evaluation of f, in units of eps * |f|
 NOISE_FACTOR = 2.0
 # compare(): tolerance = SAFETY * error + ULPS * eps * (gradient scale)
-SAFETY = 10.0
+SAFETY = 5.0
 ULPS = 8.0
 # kink test: the jump must exceed KINK_NOISE noise units and this fraction of
 # the one-sided slope difference (a smooth f has difference proportional to h)
@@ -873,7 +873,7 @@ def compare(
 ) -> Comparison:
     """Decide, entry by entry, whether the backward's values match the numeric estimate.
 
-    The tolerance is ``10 * error + 8 * eps * (|analytic| + |numeric| + max|analytic|)``:
+    The tolerance is ``5 * error + 8 * eps * (|analytic| + |numeric| + max|analytic|)``:
     the estimate's own error bound with a safety factor, plus a few ulps of
     the gradient's scale for the rounding of the backward itself.  Giving
     ``rtol`` or ``atol`` replaces it by ``atol + rtol * |numeric|``.  Entries
@@ -903,7 +903,7 @@ def compare(
     >>> c.mismatch.tolist(), c.ok
     ([False, False, True], False)
     >>> print(c.rule)
-    tolerance from error estimate (x10) + 8 ulp of the gradient scale, float64
+    tolerance from error estimate (x5) + 8 ulp of the gradient scale, float64
     """
     eps_v = _check_eps(eps, [])
     numeric = np.atleast_1d(np.asarray(est.value, dtype=np.float64))

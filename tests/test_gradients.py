@@ -546,7 +546,7 @@ def test_compare_rule_overrides_and_nan():
     cmp = g.compare(analytic, est, eps=F64)
     assert cmp.mismatch.tolist() == [False, True, False, True]  # kink never; NaN always
     assert cmp.kink.tolist() == [False, False, True, False]
-    assert cmp.rule == "tolerance from error estimate (x10) + 8 ulp of the gradient scale, float64"
+    assert cmp.rule == "tolerance from error estimate (x5) + 8 ulp of the gradient scale, float64"
     np.testing.assert_allclose(cmp.rel_diff[:2], [0.0, 0.0005])
     user = g.compare(analytic, est, eps=F32, rtol=1e-2)
     assert user.mismatch.tolist() == [False, False, False, True]
