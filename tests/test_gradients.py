@@ -495,6 +495,18 @@ def test_localise_finds_several_and_nothing_when_right():
         [(0, (3, 1))], [(2, (0, 7))])
 
 
+@pytest.mark.parametrize("dtype, dot32", [(np.float32, False), (np.float64, True)])
+def test_localise_float32(dtype, dot32):
+    layer, f, arrays, _, G = dense_case(dtype=dtype, dot32=dot32)
+    layer.forward(arrays["inputs"])
+    layer.backward(G.astype(np.float32))
+    arrs = [arrays["inputs"], arrays["weights"], arrays["biases"]]
+    own = [layer.dinputs.copy(), layer.dweights.copy(), layer.dbiases.copy()]
+    assert g.localise(f, arrs, own, eps=F32) == []
+    own[1][40, 9] *= 1.05
+    assert g.localise(f, arrs, own, eps=F32) == [(1, (40, 9))]
+
+
 # --------------------------------------------------------------------------- book layers
 
 
