@@ -254,6 +254,12 @@ def _check_indices(indices: Any, shape: tuple[int, ...]) -> np.ndarray:
     return np.ravel_multi_index(tuple(idx.T), shape).astype(np.intp)
 
 
+def _step_ratio(eps: float, arrays: Sequence[np.ndarray]) -> float:
+    """``eps**(1/3)``, but at least 16 ulps of the arrays' dtype (a step must move the entry)."""
+    floor = max((16.0 * float(np.finfo(a.dtype).eps) for a in arrays), default=0.0)
+    return max(eps ** (1.0 / 3.0), floor)
+
+
 def _flat_view(array: np.ndarray) -> Any:
     """An object whose ``[i] = v`` writes the array's i-th row-major entry in place."""
     if array.flags.c_contiguous:
@@ -457,7 +463,7 @@ def partial_derivatives(
     if k == 0:
         return EntryEstimates(index, empty, empty, np.zeros(0, bool), empty, 0, empty, empty)
 
-    eta = eps_f ** (1.0 / 3.0)
+    eta = _step_ratio(eps_f, [array])
     backup = array.copy()
     view = _flat_view(array)
     item = array.item
@@ -798,7 +804,7 @@ def directional_derivative(
     eps_f = _check_eps(eps, arrs)
     scale_f = _check_f_scale(f_scale)
     sigma = _check_noise(noise)
-    eta = eps_f ** (1.0 / 3.0)
+    eta = _step_ratio(eps_f, arrs)
     perturber = _Perturber(arrs)
     parts = perturber.parts(0, perturber.size)
     nfev = 1
@@ -857,7 +863,7 @@ def noise_level(
     _check_callable(f)
     arrs = _check_arrays(arrays, "arrays")
     eps_f = _check_eps(eps, arrs)
-    eta = eps_f ** (1.0 / 3.0)
+    eta = _step_ratio(eps_f, arrs)
     perturber = _Perturber(arrs)
     parts = perturber.parts(0, perturber.size)
     direction = np.random.default_rng(seed).standard_normal(perturber.size)
@@ -1046,7 +1052,7 @@ def localise(
         raise InputError("`max_entries` must be a positive int.")
     if isinstance(leaf_size, bool) or not isinstance(leaf_size, (int, np.integer)) or leaf_size < 1:
         raise InputError("`leaf_size` must be a positive int.")
-    eta = eps_f ** (1.0 / 3.0)
+    eta = _step_ratio(eps_f, arrs)
     rng = np.random.default_rng(seed)
     perturber = _Perturber(arrs)
     n = perturber.size

@@ -251,6 +251,14 @@ def test_float32_steps_are_exact_in_the_array_dtype():
     np.testing.assert_allclose(est.value, 2 * x.astype(np.float64), rtol=1e-4)
 
 
+def test_step_always_moves_the_entry():
+    # eps of float64 for a float16 array: the step is raised to a few float16 ulps
+    x = np.array([1.0, -3.0, 1000.0], dtype=np.float16)
+    est = g.partial_derivatives(lambda: float(np.sum(x.astype(np.float64) ** 2)), x, eps=F64)
+    assert np.all(est.step > 0)
+    np.testing.assert_allclose(est.value, 2 * x.astype(np.float64), rtol=1e-2)
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     batch=st.integers(1, 6),
