@@ -482,6 +482,31 @@ def test_directional_kink_is_reported():
     assert g.compare(float(np.vdot(G * (x > 0), np.ones(4))), est, eps=F64).ok
 
 
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_non_contiguous_arrays_give_the_same_numbers(layout):
+    rng = np.random.default_rng(8)
+    base = rng.standard_normal((4, 3))
+    strided = np.zeros((8, 6))[::2, ::2]  # a view: neither C- nor F-contiguous
+    strided[...] = base
+    a = {"C": base.copy(), "F": np.asfortranarray(base), "strided": strided}[layout]
+    assert layout == "C" or not a.flags.c_contiguous
+    c = rng.standard_normal((4, 3))
+
+    def f() -> float:
+        return float(np.sum(c * a**2))
+
+    grad = 2 * c * a
+    est = g.partial_derivatives(f, a)
+    np.testing.assert_allclose(est.value, grad.reshape(-1), rtol=1e-8)
+    np.testing.assert_array_equal(est.index[5], [1, 2])  # row-major whatever the layout
+    d = rng.standard_normal((4, 3))
+    de = g.directional_derivative(f, [a], [d])
+    assert abs(de.value - float(np.sum(grad * d))) <= de.error < 1e-7
+    wrong = grad.copy()
+    wrong[2, 1] += 0.1
+    assert g.localise(f, [a], [wrong], eps=F64) == [(0, (2, 1))]
+
+
 # --------------------------------------------------------------------------- localise
 
 
