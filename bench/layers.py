@@ -184,10 +184,10 @@ def main() -> None:
     # (a) ------------------------------------------------------------------
     print("\n(a) Dense batch 32, 64 -> 32, float64: full entry-by-entry check (4,128 entries)")
     layer, x = make_dense(64, 32, 32)
-    t_full, rep = best_of(lambda: dc.check_layer(layer, x, mode="full", seed=SEED))
+    t_full, rep = best_of(lambda: dc.check_layer(layer, x, mode="full", seed=SEED), 5)
     row("derivcheck check_layer(mode='full')", f"{t_full * 1e3:.1f} ms",
         f"ok={rep.ok}, nfev={getattr(rep, 'nfev', '?')}")
-    t_eng, (ok_eng, nfev_eng) = best_of(lambda: engine_full(layer, x))
+    t_eng, (ok_eng, nfev_eng) = best_of(lambda: engine_full(layer, x), 5)
     row("derivcheck.gradients alone (probe written here)", f"{t_eng * 1e3:.1f} ms",
         f"ok={ok_eng}, nfev={nfev_eng}")
     f, _, _ = engine_probe(layer, x)
