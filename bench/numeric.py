@@ -227,7 +227,35 @@ def main() -> None:
     for n in names:
         label, rel, rel_err = results[n]["worst_case"]
         print(f"worst for {n}: {label} (rel. error {rel:.1e}, rel. estimate {rel_err:.1e})")
+    print()
+    _base_step_sweep(cases)
     print(f"bench time {time.perf_counter() - start:.1f} s")
+
+
+def _base_step_sweep(
+    cases: list[tuple[str, float, float, Callable[..., Any], Callable[..., Any]]],
+) -> None:
+    """Why the base step is eps**(1/7): the same cases with other powers."""
+    print("base step eps**p * max(1, |x|), derivcheck only:")
+    print(f"{'p':>8}{'median rel':>12}{'p90 rel':>10}{'mean nfev':>11}{'covered %':>11}")
+    default = numeric._BASE_POWER
+    try:
+        for power in (1 / 3, 1 / 5, 1 / 6, 1 / 7, 1 / 8):
+            numeric._BASE_POWER = power
+            rels, nfevs, covered = [], [], 0
+            for _, p, exact, f_math, _ in cases:
+                est = numeric.derivative(f_math, p)
+                rels.append(abs(est.value - exact) / abs(exact))
+                nfevs.append(est.nfev)
+                covered += abs(est.value - exact) <= COVER * est.error
+            rels.sort()
+            print(
+                f"{'1/' + str(round(1 / power)):>8}{statistics.median(rels):>12.1e}"
+                f"{rels[math.ceil(0.9 * len(rels)) - 1]:>10.1e}"
+                f"{statistics.mean(nfevs):>11.1f}{100.0 * covered / len(cases):>11.1f}"
+            )
+    finally:
+        numeric._BASE_POWER = default
 
 
 if __name__ == "__main__":

@@ -329,6 +329,8 @@ class _Window(NamedTuple):
     jumpy: bool  # D looks resolved but the one-sided slopes jump (a kink near)
     jump: float  # the jump of the one-sided slopes at x, from two pairs of levels
     jump2: float
+    flat: bool  # f took one value at all nine points: nothing resolved below its rounding
+    varied: bool  # f differed from f(x) at all eight points (both sides, every level)
 
     @property
     def relative(self) -> float:
@@ -454,8 +456,11 @@ class _Ladder:
         # as an empirical measure of f's noise.
         jump, jump2, noise = _jumps(f0, a, b, c, d, self.eps)
         jumpy = sane and abs(jump) > 2.0 * (abs(jump - jump2) + noise) + 4.0 * error
+        flat = f0 == a[2] == a[3] == b[2] == b[3] == c[2] == c[3] == d[2] == d[3]
+        varied = f0 != a[2] and f0 != a[3] and f0 != d[2] and f0 != d[3]
+        sane = sane and not jumpy
         return _Window(
-            value, error, truncation, rounding, scale, sane and not jumpy, jumpy, jump, jump2
+            value, error, truncation, rounding, scale, sane, jumpy, jump, jump2, flat, varied
         )
 
 
@@ -532,6 +537,8 @@ def _search(
         windows[j] = current = est
         if direction < 0 and not est.sane and _is_kink(ladder, j, est):
             return j
+        if direction < 0 and est.flat:
+            break  # f is constant to its rounding here: smaller steps see even less
         # Two adjacent sane windows: the steps resolve f (one alone may be luck).
         if est.sane and previous is not None and previous.sane:
             confirmed = True
@@ -549,6 +556,12 @@ def _search(
             and not est.jumpy
             and est.truncation <= max(est.rounding, _TARGET * eps * est.scale)
         ):
+            # One window more, below: its error floors this one's in _select, in
+            # case f is noisier than the rounding model knows (log(1 + t) rounds
+            # 1 + t) and this window's small truncation was luck.
+            below = ladder.window(j - 1)
+            if below is not None:
+                windows[j - 1] = below
             break
         if worse >= patience:
             break
@@ -570,8 +583,13 @@ def _select(windows: dict[int, _Window]) -> tuple[int, _Window]:
     if len(windows) == 1:
         return next(iter(windows.items()))
     best_j, best, best_key = 0, None, (3, math.inf)
+    # A flat window below windows where f varied on both sides is f quantized
+    # coarser than its own ulp (log(1 + exp(t)) at t = -20 rounds 1 + exp(t)): it
+    # says 0 with no basis.  (Next to a kink, max(t, 0) at -1e-3, the windows
+    # reaching across it vary on one side only, and flat is right.)
+    varied = any(w.varied for w in windows.values())
     for j, est in windows.items():
-        if not est.sane:
+        if not est.sane or (est.flat and varied):
             rank = 2
         elif len(windows) == 1 or any(
             w is not None and w.sane for w in (windows.get(j - 1), windows.get(j + 1))
