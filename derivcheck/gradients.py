@@ -304,10 +304,11 @@ def _full_estimate(
     hm: np.ndarray,
     noise: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Richardson value, error and kink flag from the levels h, 2h, 4h.
+    """Richardson value, error and kink flag from three levels of steps in ratio 1:2:4.
 
     ``fp, fm, hp, hm`` have shape (3, k): values and actual steps on each side
     at each level; ``noise`` (k,) is the rounding noise of one evaluation.
+    Returns value, error, kink and the one-sided slopes at the first level.
     """
     with np.errstate(all="ignore"):
         c = _three_point(f0, fp, fm, hp, hm)

@@ -578,6 +578,24 @@ def test_book_layers():
     assert not g.compare(2 * softmax.dinputs.reshape(-1), est, eps=F64).ok
 
 
+@settings(max_examples=50, deadline=None)
+@given(
+    values=st.lists(st.floats(-10, 10), min_size=7, max_size=7),
+    step=st.floats(1e-6, 1e-1),
+    noise=st.floats(0, 1e-6),
+)
+def test_scalar_and_array_estimators_agree(values, step, noise):
+    f0, *rest = values
+    fp, fm = rest[:3], rest[3:]
+    steps = [step, 2 * step, 4 * step]
+    col = np.array(steps).reshape(3, 1)
+    v, e, k, _, _ = g._full_estimate(f0, np.array(fp).reshape(3, 1), np.array(fm).reshape(3, 1),
+                                     col, col, np.array([noise]))
+    vs, es, ks = g._full_estimate_scalar(f0, fp, fm, steps, noise)
+    np.testing.assert_allclose([vs, es], [v[0], e[0]], rtol=1e-9, atol=1e-12 / step)
+    assert ks == bool(k[0])
+
+
 # --------------------------------------------------------------------------- compare
 
 
