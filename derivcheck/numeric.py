@@ -360,12 +360,16 @@ class _Ladder:
         self.nfev = 0
         self.cache: dict[int, _Level | None] = {}
 
+    def step(self, j: int) -> float:
+        """The nominal step of level j (before it is made representable)."""
+        return math.ldexp(self.h0 * _SQRT2 if j & 1 else self.h0, j >> 1)
+
     def level(self, j: int) -> _Level | None:
         """Level j, or None when f is undefined at x +- its step."""
         if j in self.cache:
             return self.cache[j]
         x = self.x
-        s = math.ldexp(self.h0 * _SQRT2 if j & 1 else self.h0, j >> 1)
+        s = self.step(j)
         xp = x + s
         xm = x - s
         hp = xp - x
@@ -490,6 +494,12 @@ def _central(
         return _finish(ladder, j, first, kink=True)
     windows = {j: first}
     kink_at = None
+    default = _representable_step(x, _relative_step(x, eps, _BASE_POWER))
+    if first.flat and ladder.step(j) < default:
+        # f took one value at all nine points of a step given smaller than the
+        # default: constant to its rounding there (log(1 + exp(t)) at t = -20
+        # and step 1e-9), or constant.  Start again from the default step.
+        return _central(f, x, default, eps, ladder.nfev)
     if not first.sane or first.truncation > max(
         first.rounding, _TARGET * eps * first.scale
     ):

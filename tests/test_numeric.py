@@ -293,6 +293,35 @@ def test_bugs_in_f_propagate() -> None:
         derivative(lambda t: t + "1", 1.0)
 
 
+@pytest.mark.parametrize("step", [None, 1e-3, 1e-7, 1e-12])
+@pytest.mark.parametrize(
+    ("f", "point", "truth"),
+    [
+        # f rounds an internal quantity coarser than its own ulp
+        (lambda t: math.log(1.0 + math.exp(t)), -20.0, 1.0 / (1.0 + math.exp(20.0))),
+        (lambda t: (t + 1000.0) - 1000.0, 0.3, 1.0),
+        (lambda t: math.log(1.0 + t), 1e-3, 1.0 / (1.0 + 1e-3)),
+        (lambda t: math.exp(t) - 1.0, 1e-8, math.exp(1e-8)),
+        (lambda t: math.sin(100.0 * t), 2.5, 100.0 * math.cos(250.0)),
+    ],
+    ids=["softplus(-20)", "(t+1e3)-1e3", "log(1+t)", "expm1 by hand", "sin(100t)"],
+)
+def test_internal_rounding_stays_honest(
+    f: Callable[[float], float], point: float, truth: float, step: float | None
+) -> None:
+    est = derivative(f, point, step=step)
+    assert abs(est.value - truth) <= 10.0 * est.error, est
+
+
+def test_flat_at_a_tiny_given_step_falls_back_to_the_default() -> None:
+    # 1 + exp(-20) varies by 2e-18 over 1e-9: below its ulp, f looks constant
+    est = derivative(lambda t: math.log(1.0 + math.exp(t)), -20.0, step=1e-9)
+    assert est.value == pytest.approx(1.0 / (1.0 + math.exp(20.0)), rel=1e-5)
+    # a truly constant f is still 0, with a small error
+    est = derivative(lambda t: 5.0, 1.0, step=1e-9)
+    assert est.value == 0.0 and est.error < 1e-10
+
+
 def test_unresolvable_function_has_infinite_error() -> None:
     # Above 2**53 * 2*pi the floats are farther apart than sin's period.
     est = derivative(math.sin, 1e20)
