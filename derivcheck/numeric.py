@@ -495,7 +495,7 @@ def _central(
     windows = {j: first}
     kink_at = None
     default = _representable_step(x, _relative_step(x, eps, _BASE_POWER))
-    if first.flat and ladder.step(j) < default:
+    if first.flat and h0 < default:
         # f took one value at all nine points of a step given smaller than the
         # default: constant to its rounding there (log(1 + exp(t)) at t = -20
         # and step 1e-9), or constant.  Start again from the default step.

@@ -322,6 +322,16 @@ def test_flat_at_a_tiny_given_step_falls_back_to_the_default() -> None:
     assert est.value == 0.0 and est.error < 1e-10
 
 
+def test_constant_on_a_tiny_domain() -> None:
+    # defined (and constant) only within 1e-6 of x: the steps shrink into it
+    def f(t: float) -> float:
+        return 1.0 if abs(t) < 1e-6 else math.nan
+
+    for step in (None, 1e-9):
+        est = derivative(f, 0.0, step=step)
+        assert est.value == 0.0 and est.error < 1e-7 and est.status == "ok"
+
+
 def test_unresolvable_function_has_infinite_error() -> None:
     # Above 2**53 * 2*pi the floats are farther apart than sin's period.
     est = derivative(math.sin, 1e20)
