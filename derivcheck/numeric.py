@@ -45,6 +45,7 @@ MSG_X_NOT_FINITE = "`x` must be a finite real number."
 MSG_STEP_INVALID = "`step` must be a positive finite float."
 MSG_EPS_INVALID = "`eps` must be a finite float with 0 < eps < 1."
 MSG_COMPLEX_STEP_INVALID = "`complex_step` must be True or False."
+MSG_F_NOT_SCALAR = "`f` must return a real number, not {}."
 
 # Status values of an Estimate.
 STATUS_OK = "ok"  # smooth at x; the error estimate is small relative to the value
@@ -268,14 +269,16 @@ def _call(f: Callable[[Any], Any], t: float) -> float:
         r = f(t)
     except (ArithmeticError, ValueError):
         return math.nan
+    if type(r) is not float and getattr(r, "size", None) == 1:
+        r = r.item()  # numpy scalar, 0-d or 1-element array: no deprecated float(array)
     try:
         y = float(r)
     except (ArithmeticError, ValueError):
         return math.nan
-    except TypeError:
+    except TypeError as err:
         if isinstance(r, complex):
             return math.nan
-        raise
+        raise InputError(MSG_F_NOT_SCALAR.format(type(r).__name__)) from err
     return y if math.isfinite(y) else math.nan
 
 

@@ -469,6 +469,16 @@ def test_validation_messages(kwargs: dict[str, Any], message: str) -> None:
         derivative(f, point, **args)
 
 
+def test_f_must_return_a_scalar() -> None:
+    with pytest.raises(InputError, match=re.escape("`f` must return a real number, not ndarray.")):
+        derivative(lambda t: np.array([t, t]), 0.7)
+    with pytest.raises(InputError, match="not NoneType"):
+        derivative(lambda t: None, 0.7)
+    # one-element arrays and numpy scalars are fine
+    est = derivative(lambda t: np.array([np.sin(t)]), 0.7)
+    assert abs(est.value - math.cos(0.7)) <= 10 * est.error < 1e-10
+
+
 def test_messages_are_scipy_style() -> None:
     assert numeric.MSG_STEP_INVALID == "`step` must be a positive finite float."
     assert numeric.MSG_F_NOT_CALLABLE == "`f` must be callable."
