@@ -641,16 +641,21 @@ class _Perturber:
 
 def _direction_step(perturber: _Perturber, parts: list[tuple[int, int, int, int]],
                     d: np.ndarray, eta: float) -> float:
-    """t such that every entry moves by about eta * max(1, |x|)."""
-    x2 = 0.0
-    n = 0
-    for pos, s, e, _ in parts:
+    """t such that the entries of each array move by about ``eta * max(1, rms|x|)``.
+
+    The array whose entries are smallest against the direction sets the step, as
+    the per-entry rule would: 0.01-sized weights beside 10-sized inputs must not
+    be moved by 0.05.
+    """
+    t = math.inf
+    for pos, s, e, off in parts:
         seg = perturber.saved64[pos][s:e]
-        x2 += float(np.dot(seg, seg))
-        n += e - s
-    x_rms = math.sqrt(x2 / n) if n else 0.0
-    d_rms = math.sqrt(float(np.dot(d, d)) / d.size) if d.size else 0.0
-    return eta * max(1.0, x_rms) / d_rms
+        dseg = d[off : off + e - s]
+        d2 = float(np.dot(dseg, dseg))
+        if d2 > 0.0:
+            x_rms = math.sqrt(float(np.dot(seg, seg)) / seg.size)
+            t = min(t, eta * max(1.0, x_rms) / math.sqrt(d2 / dseg.size))
+    return t if math.isfinite(t) else eta
 
 
 def _probe(

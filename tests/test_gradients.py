@@ -259,7 +259,7 @@ def test_step_always_moves_the_entry():
     np.testing.assert_allclose(est.value, 2 * x.astype(np.float64), rtol=1e-2)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     batch=st.integers(1, 6),
     n_in=st.integers(1, 7),
@@ -282,6 +282,12 @@ def test_correct_float32_layers_are_never_flagged(batch, n_in, n_out, activation
     for name, (est, cmp) in check_all(f, arrays, own, F32, with_analytic=seed % 2 == 0).items():
         assert cmp.ok, (name, cmp.abs_diff.max(), cmp.tol.min())
         assert not est.kink.any()
+    # and a directional probe over every entry of every tensor at once
+    directions = [rng.standard_normal(a.shape) for a in arrays.values()]
+    de = g.directional_derivative(f, list(arrays.values()), directions, eps=F32)
+    expected = sum(float(np.vdot(own[k], d)) for k, d in zip(arrays, directions, strict=True))
+    assert not de.kink
+    assert g.compare(expected, de, eps=F32).ok, (expected, de)
 
 
 # --------------------------------------------------------------------------- kinks
@@ -536,7 +542,9 @@ def test_localise_float32(dtype, dot32):
     arrs = [arrays["inputs"], arrays["weights"], arrays["biases"]]
     own = [layer.dinputs.copy(), layer.dweights.copy(), layer.dbiases.copy()]
     assert g.localise(f, arrs, own, eps=F32) == []
-    own[1][40, 9] *= 1.05
+    # float32 resolves about 1 % of this layer's typical gradient entry (~5.7) entry by
+    # entry: plant 5 % of that scale
+    own[1][40, 9] += 0.3
     assert g.localise(f, arrs, own, eps=F32) == [(1, (40, 9))]
 
 
