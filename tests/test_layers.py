@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from derivcheck import layer_report as lr
 from derivcheck.errors import InputError
 from derivcheck.examples import BROKEN, CORRECT, KINK_CONVENTION, book, broken, chapters, make_case
-from derivcheck.layers import check_jacobian, check_layer
+from derivcheck.layers import PROBE_SALT, check_jacobian, check_layer
 
 
 def run(case, **kwargs):
@@ -289,8 +289,8 @@ def test_book_dense_layer_numbers():
     layer.weights, layer.biases = W.copy(), np.array([[2.0, 3.0, 0.5]])
     rep = check_layer(layer, X, seed=5)
     assert rep.ok, str(rep)
-    # the probe is sum(output * G), G = default_rng(seed).standard_normal(output.shape)
-    G = np.random.default_rng(5).standard_normal((3, 3))
+    # the probe is sum(output * G), G drawn from the salted seed
+    G = np.random.default_rng([5, PROBE_SALT]).standard_normal((3, 3))
     np.testing.assert_allclose(rep.tensors["dinputs"].numeric, G @ W.T, rtol=1e-8)
     np.testing.assert_allclose(rep.tensors["dweights"].numeric, X.T @ G, rtol=1e-8)
     np.testing.assert_allclose(rep.tensors["dbiases"].numeric, G.sum(0, keepdims=True), rtol=1e-8)
@@ -832,3 +832,13 @@ def test_jacobian_calls_fun_about_twice_per_input_entry():
 def test_broken_model_end_to_end_twin_relation():
     # the broken twin differs from its correct base only in backward
     assert issubclass(broken.MSE_MissingFactor2, book.Loss_MeanSquaredError)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_inputs_drawn_with_the_check_seed_do_not_hide_a_transpose(seed):
+    # regression: G used to be default_rng(seed).standard_normal, equal to inputs drawn the
+    # same way, so inputs.T @ G was symmetric and a transposed square dweights passed
+    x = np.random.default_rng(seed).normal(size=(4, 4))
+    rep = check_layer(broken.Dense_TransposedWeightsReshaped(4, 4), x, seed=seed)
+    assert not rep.ok
+    assert {f.tensor for f in rep.failures} == {"dweights"}

@@ -1,0 +1,113 @@
+"""Heatmaps of a failed layer check: the per-entry relative error of each gradient.
+
+A transposed or mis-summed gradient shows as a pattern (a whole row, a
+diagonal band, every entry), a single wrong entry as one bright cell.
+matplotlib is optional: ``pip install "derivcheck[plot]"``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from derivcheck.errors import InputError
+
+if TYPE_CHECKING:
+    from derivcheck.layer_report import LayerReport
+
+__all__ = ["plot_report", "relative_error_map"]
+
+INSTALL_HINT = (
+    "plotting needs matplotlib, which is not installed: "
+    'pip install "derivcheck[plot]" (or pip install matplotlib)'
+)
+
+
+def relative_error_map(
+    analytic: np.ndarray | None, numeric: np.ndarray, error: np.ndarray | None = None
+) -> np.ndarray:
+    """``|analytic - numeric| / max(|analytic|, |numeric|)`` per entry, as a 2-D array.
+
+    Entries not estimated (NaN) stay NaN; exact agreement at zero is 0; a
+    tensor of more than two dimensions is folded to ``(shape[0], -1)``.
+
+    Examples
+    --------
+    >>> m = relative_error_map(np.array([[1.0, 2.0]]), np.array([[1.0, 4.0]]))
+    >>> print(m.tolist())
+    [[0.0, 0.5]]
+    """
+    numeric = np.asarray(numeric, dtype=float)
+    if analytic is None or np.shape(analytic) != numeric.shape:
+        return np.full(_as_2d(numeric).shape, np.nan)
+    analytic = np.asarray(analytic, dtype=float)
+    diff = np.abs(analytic - numeric)
+    scale = np.maximum(np.abs(analytic), np.abs(numeric))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.where(scale > 0, diff / scale, 0.0)
+    rel[np.isnan(numeric)] = np.nan
+    return _as_2d(rel)
+
+
+def _as_2d(a: np.ndarray) -> np.ndarray:
+    if a.ndim == 0:
+        return a.reshape(1, 1)
+    if a.ndim == 1:
+        return a.reshape(1, -1)
+    return a.reshape(a.shape[0], -1)
+
+
+def plot_report(report: LayerReport, path: str | Path) -> Path:
+    """Draw one heatmap per gradient of ``report`` into the PNG file ``path``.
+
+    Colour is the relative error of each entry on a log scale; mismatched
+    entries are outlined. Returns the path written.
+
+    Raises
+    ------
+    InputError
+        matplotlib is missing (with an install hint), or ``path`` cannot be written.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.colors import LogNorm
+    except ImportError:
+        raise InputError(INSTALL_HINT) from None
+
+    data = report.heatmap_data()
+    names = [name for name, d in data.items() if d["numeric"] is not None]
+    if not names:
+        raise InputError("the report has no per-entry gradient to plot")
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.8), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        d: dict[str, Any] = data[name]
+        rel = relative_error_map(d["analytic"], d["numeric"])
+        shown = np.where(np.isnan(rel), np.nan, np.clip(rel, 1e-16, 1.0))
+        image = ax.imshow(
+            shown, cmap="magma", norm=LogNorm(vmin=1e-16, vmax=1.0), interpolation="nearest"
+        )
+        mismatch = d.get("mismatch")
+        if mismatch is not None and np.shape(mismatch) == np.shape(d["numeric"]):
+            rows, cols = np.nonzero(_as_2d(np.asarray(mismatch)))
+            ax.scatter(cols, rows, s=30, facecolors="none", edgecolors="cyan", linewidths=1.0)
+        ax.set_title(f"{name}: relative error", fontsize=10)
+        ax.set_xlabel("column")
+        ax.set_ylabel("row")
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig.suptitle(
+        f"{report.subject}: {'ok' if report.ok else 'FAILED'} (seed={report.seed})", fontsize=11
+    )
+    fig.tight_layout()
+    out = Path(path)
+    try:
+        fig.savefig(out, dpi=110)
+    except OSError as exc:
+        raise InputError(f"cannot write plot to {str(out)!r}: {exc}") from None
+    finally:
+        plt.close(fig)
+    return out
