@@ -672,7 +672,8 @@ def _probe(
 ) -> tuple[float, float, bool, int, float]:
     """Directional estimate along ``d`` on ``parts``: (value, error, kink, nfev, t).
 
-    ``levels == 1``: plain central difference with the cheap bound;
+    ``levels == 1``: plain central difference with the cheap bound (a kink is
+    flagged when the slopes' gap does not shrink with the step);
     ``levels == 3``: Richardson and the kink test.  Moving every entry at once
     can make ``f`` far from linear over the first step (float32: ``t`` is
     5e-3 per entry), so while the estimate is truncation-dominated or looks
@@ -683,6 +684,8 @@ def _probe(
     segments = perturber.segments(parts, d)
     best: tuple[float, float, bool, float] | None = None
     nfev = 0
+    last_gap = math.inf
+    kink_seen = False
     try:
         for attempt in range(_LADDER):
             t = t0 * 0.25**attempt
@@ -699,8 +702,13 @@ def _probe(
             if levels == 1:
                 value = (fp[0] - fm[0]) / (2.0 * t)
                 rounding = 2.0 * noise / t
-                truncation = abs((fp[0] - 2.0 * f0 + fm[0]) / t) * eta
-                error, kink = rounding + truncation, False
+                gap = abs((fp[0] - 2.0 * f0 + fm[0]) / t)  # h f'' when smooth, the jump at a kink
+                truncation = gap * eta
+                error = rounding + truncation
+                # a gap that stays put while the step shrinks 4x is a kink's, not curvature's
+                kink = attempt > 0 and gap > KINK_NOISE * noise / t and gap > 0.5 * last_gap
+                kink_seen |= kink
+                last_gap = gap
             else:
                 steps = [t * m for m in _LEVELS[:levels]]
                 value, error, kink = _full_estimate_scalar(f0, fp, fm, steps, noise)
@@ -715,6 +723,8 @@ def _probe(
     finally:
         perturber.reset(segments)
     assert best is not None
+    if levels == 1:  # the cheap probe's estimate is kept; the kink is only a hint
+        return best[0], best[1], kink_seen, nfev, best[3]
     return best[0], best[1], best[2], nfev, best[3]
 
 
@@ -985,7 +995,7 @@ def localise(
     f_scale: float | None = None,
     noise: float | None = None,
     leaf_size: int = 8,
-    max_probes: int | None = None,
+    max_evals: int | None = None,
 ) -> list[tuple[int, tuple[int, ...]]]:
     """Find the entries whose analytic gradient is wrong, by group testing.
 
@@ -995,7 +1005,10 @@ def localise(
     probe disagrees is split in halves, down to ranges of ``leaf_size``
     entries, which are checked entry by entry with :func:`partial_derivatives`
     and :func:`compare` (kinks are not reported).  With one wrong entry among
-    ``n`` this costs about ``4 * log2(n)`` evaluations.
+    ``n`` this costs about ``4 * log2(n)`` evaluations.  A range whose probe
+    straddles a kink disagrees too; such ranges are explored after the clean
+    ones, within the evaluation budget, so a function full of kinks (a ReLU
+    at many exact zeros) costs at most ``max_evals`` evaluations.
 
     Parameters
     ----------
@@ -1015,8 +1028,9 @@ def localise(
         As in :func:`partial_derivatives`; the noise is measured once.
     leaf_size : int
         Ranges this small are checked entry by entry.
-    max_probes : int, optional
-        Budget of range probes (default ``64 + 8 * max_entries * log2(n)``).
+    max_evals : int, optional
+        Budget of evaluations of ``f`` (default ``200 * max_entries``); the
+        search stops when it is spent and returns what it found.
 
     Returns
     -------
@@ -1062,21 +1076,28 @@ def localise(
     rng = np.random.default_rng(seed)
     perturber = _Perturber(arrs)
     n = perturber.size
-    budget = max_probes if max_probes is not None else int(
-        64 + 8 * max_entries * max(1.0, math.log2(max(n, 2)))
-    )
+    if max_evals is not None and (
+        isinstance(max_evals, bool) or not isinstance(max_evals, (int, np.integer))
+        or max_evals < 1
+    ):
+        raise InputError("`max_evals` must be a positive int.")
+    budget = int(max_evals) if max_evals is not None else 200 * int(max_entries)
     found: list[tuple[int, tuple[int, ...]]] = []
+    nfev = 0
 
-    def disagrees(lo: int, hi: int) -> bool:
+    def disagrees(lo: int, hi: int) -> tuple[bool, bool]:
+        """(the probe of [lo, hi) disagrees, it looks like a kink)."""
+        nonlocal nfev
         parts = perturber.parts(lo, hi)
         d = rng.standard_normal(hi - lo)
-        value, error, _, _, _ = _probe(
+        value, error, kinky, n_used, _ = _probe(
             f, perturber, parts, d, f0, eta, eps_f, scale_f, sigma, levels=1
         )
+        nfev += n_used
         expected = float(np.dot(grad[lo:hi], d))
         with np.errstate(invalid="ignore"):
             tol = error + ULPS * eps_f * float(np.dot(np.abs(grad[lo:hi]), np.abs(d)))
-            return not abs(value - expected) <= tol
+            return not abs(value - expected) <= tol, kinky
 
     def check_leaf(lo: int, hi: int) -> None:
         for pos, s, e, _ in perturber.parts(lo, hi):
@@ -1089,6 +1110,8 @@ def localise(
             est = partial_derivatives(
                 f, arr, idx, analytic=a, eps=eps_f, f_scale=f_scale, noise=sigma
             )
+            nonlocal nfev
+            nfev += est.nfev
             cmp = compare(a, est, eps=eps_f)
             for j in np.flatnonzero(cmp.mismatch):
                 found.append((pos, tuple(int(v) for v in est.index[j])))
@@ -1102,29 +1125,30 @@ def localise(
             sigma = _sigma_direction(f, perturber, everything, d_all, t_all, f0)
         else:
             sigma = sigma_given
-        probes = 0
-        stack: list[tuple[int, int]] = []
+        clean: list[tuple[int, int]] = []  # ranges to split, depth first
+        kinky: list[tuple[int, int]] = []  # the same, but their probe straddled a kink
         # the whole set: a few directions, since one may hide a bug by chance
         for _ in range(3):
-            probes += 1
-            if disagrees(0, n):
-                stack.append((0, n))
+            bad, at_kink = disagrees(0, n)
+            if bad:
+                (kinky if at_kink else clean).append((0, n))
                 break
-        while stack and len(found) < max_entries and probes < budget:
-            lo, hi = stack.pop()
+        while (clean or kinky) and len(found) < max_entries and nfev < budget:
+            lo, hi = clean.pop() if clean else kinky.pop()
             if hi - lo <= leaf_size:
                 check_leaf(lo, hi)
                 continue
             mid = (lo + hi) // 2
-            halves = []
+            halves: list[tuple[int, int, bool]] = []
             for _ in range(3):  # both halves agreeing: retry with fresh directions
                 for a_lo, a_hi in ((lo, mid), (mid, hi)):
-                    probes += 1
-                    if disagrees(a_lo, a_hi):
-                        halves.append((a_lo, a_hi))
-                if halves or probes >= budget:
+                    bad, at_kink = disagrees(a_lo, a_hi)
+                    if bad:
+                        halves.append((a_lo, a_hi, at_kink))
+                if halves or nfev >= budget:
                     break
-            stack.extend(reversed(halves))  # left half first
+            for a_lo, a_hi, at_kink in reversed(halves):  # left half first
+                (kinky if at_kink else clean).append((a_lo, a_hi))
     finally:
         perturber.restore_all()
     return sorted(found[:max_entries])

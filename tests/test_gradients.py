@@ -534,6 +534,26 @@ def test_localise_finds_several_and_nothing_when_right():
         [(0, (3, 1))], [(2, (0, 7))])
 
 
+def test_localise_with_many_kinks_is_bounded_and_prefers_clean_ranges():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(4096)
+    x[:2048][rng.random(2048) < 0.3] = 0.0  # ReLU at exact zeros, first half only
+    G = rng.standard_normal(x.shape)
+    calls = [0]
+
+    def f() -> float:
+        calls[0] += 1
+        return float(np.vdot(np.maximum(x, 0), G))
+
+    grad = G * (x > 0)
+    grad[3000] += 1.0  # the bug is in the clean half
+    found = g.localise(f, [x], [grad], eps=F64, max_entries=1, max_evals=300)
+    assert found == [(0, (3000,))]
+    calls[0] = 0
+    assert g.localise(f, [x], [G * (x > 0)], eps=F64, max_evals=300) == []  # kinks only
+    assert calls[0] <= 300 + 100  # the budget, plus at most one range's overshoot
+
+
 @pytest.mark.parametrize("dtype, dot32", [(np.float32, False), (np.float64, True)])
 def test_localise_float32(dtype, dot32):
     layer, f, arrays, _, G = dense_case(dtype=dtype, dot32=dot32)
@@ -672,6 +692,7 @@ def test_validation_messages():
          "`analytic` has shape (2,), expected ()"),
         (lambda: g.localise(f, [w], [np.ones(2)], eps=F64), "`analytics[0]` has shape (2,)"),
         (lambda: g.localise(f, [w], [w], eps=F64, max_entries=0), "`max_entries` must be"),
+        (lambda: g.localise(f, [w], [w], eps=F64, max_evals=0), "`max_evals` must be"),
     ]
     for call, message in cases:
         with pytest.raises(InputError) as info:
