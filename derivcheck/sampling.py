@@ -215,11 +215,20 @@ class _KinkGuard:
 
 
 def _finite_in_float(fn: Any, args: Sequence[float]) -> bool:
+    """False when float64 overflows, divides by zero, leaves the real domain or is not finite.
+
+    A complex intermediate (``exp(I*x)``, which :mod:`math` rejects with a
+    ``TypeError``) is left for mpmath to judge.
+    """
     try:
         values = fn(*args)
-    except (ValueError, ArithmeticError, TypeError):
+    except (ValueError, ArithmeticError):
         return False
-    return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+    except TypeError:
+        return True
+    return all(
+        not isinstance(v, (int, float)) or math.isfinite(v) for v in values
+    )
 
 
 def draw(
