@@ -29,7 +29,7 @@ import numbers
 import random
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import mpmath
@@ -201,7 +201,6 @@ class _Judgement:
     points: int = 0
     witnessed: int = 0
     instantiation: dict[str, str] | None = None
-    kinds: list[str] = field(default_factory=list)
 
 
 def _float(v: Any) -> float:

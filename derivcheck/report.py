@@ -173,6 +173,55 @@ def format_instantiation(inst: dict[str, str] | None) -> str:
     return ", ".join(f"{k} = {v}" for k, v in inst.items())
 
 
+def format_expr(expr: Any) -> str:
+    """An expression in the claim syntax: placeholder derivatives print as ``f'(u)``.
+
+    SymPy prints them as ``Derivative(f(x), x)`` or
+    ``Subs(Derivative(f(_xi), _xi), _xi, 2*x)``; everything else prints as
+    ``str()`` does.  Lists print as ``(a, b)``.
+
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x", real=True)
+    >>> f = sp.Function("f")
+    >>> print(format_expr(sp.diff(f(2 * x), x) + sp.diff(f(x), x, 2)))
+    f''(x) + 2*f'(2*x)
+    """
+    if isinstance(expr, (list, tuple)):
+        return "(" + ", ".join(format_expr(e) for e in expr) + ")"
+    if not hasattr(expr, "atoms"):
+        return str(expr)
+    from sympy.core.function import AppliedUndef
+    from sympy.printing.str import StrPrinter
+
+    class _ClaimPrinter(StrPrinter):
+        def _print_Derivative(self, e: Any) -> str:
+            inner = e.expr
+            if (
+                isinstance(inner, AppliedUndef)
+                and len(inner.args) == 1
+                and len(e.variable_count) == 1
+                and e.variable_count[0][0] == inner.args[0]
+            ):
+                primes = "'" * int(e.variable_count[0][1])
+                return f"{inner.func}{primes}({self._print(inner.args[0])})"
+            return str(super()._print_Derivative(e))
+
+        def _print_Subs(self, e: Any) -> str:
+            deriv, (var,), (point,) = e.args
+            if (
+                type(deriv).__name__ == "Derivative"
+                and isinstance(deriv.expr, AppliedUndef)
+                and deriv.expr.args == (var,)
+                and len(deriv.variable_count) == 1
+                and deriv.variable_count[0][0] == var
+            ):
+                primes = "'" * int(deriv.variable_count[0][1])
+                return f"{deriv.expr.func}{primes}({self._print(point)})"
+            return str(super()._print_Subs(e))
+
+    return str(_ClaimPrinter().doprint(expr))
+
+
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
@@ -257,9 +306,9 @@ class ClaimReport:
             return self.text
         if self.components:
             names = ", ".join(str(c.wrt) for c in self.components)
-            claimed = ", ".join(str(c.claimed) for c in self.components)
-            return f"grad_({names}) {self.expr} = ({claimed})"
-        return f"d/d{self.wrt} {self.expr} = {self.claimed}"
+            claimed = ", ".join(format_expr(c.claimed) for c in self.components)
+            return f"grad_({names}) {format_expr(self.expr)} = ({claimed})"
+        return f"d/d{self.wrt} {format_expr(self.expr)} = {format_expr(self.claimed)}"
 
     def __str__(self) -> str:
         # a failure names its verdict on the first line, as numpy's assert messages do
@@ -273,7 +322,7 @@ class ClaimReport:
                 lines.append(f"  d/d{comp.wrt}:")
                 lines.extend("    " + s for s in sub[1:])
             return "\n".join(lines)
-        lines.append(f"SymPy's derivative: {self.expected}")
+        lines.append(f"SymPy's derivative: {format_expr(self.expected)}")
         lines.append(f"Verdict: {self.verdict.value} (seed={self.seed})")
         if self.reason:
             lines.append(f"  {self.reason}")
@@ -313,8 +362,8 @@ class ClaimReport:
             if e is None:
                 return None
             if isinstance(e, (list, tuple)):
-                return [str(v) for v in e]
-            return str(e)
+                return [format_expr(v) for v in e]
+            return format_expr(e)
 
         return {
             "verdict": self.verdict.value,

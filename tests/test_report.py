@@ -144,3 +144,11 @@ def test_report_module_does_not_import_sympy() -> None:
         "assert 'sympy' not in sys.modules, 'sympy imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_placeholder_derivatives_print_in_claim_syntax() -> None:
+    r = dc.check_claim("d/dx f(g(x)) = f'(g(x))")
+    assert str(r.expected) == "Derivative(f(g(x)), g(x))*Derivative(g(x), x)"
+    assert "SymPy's derivative: f'(g(x))*g'(x)" in str(r)
+    assert r.to_dict()["expected"] == "f'(g(x))*g'(x)"
+    assert report.format_expr([1, "x"]) == "(1, x)"
