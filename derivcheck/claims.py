@@ -222,6 +222,12 @@ def _judge(
 ) -> _Judgement:
     """Compare one placeholder-free claim with SymPy's derivative and the numeric witness."""
     remaining = max(deadline - time.perf_counter(), 0.05)
+    undefined = [e for e in (expr, expected, claimed) if e.has(sp.zoo, sp.nan)]
+    if undefined:
+        return _Judgement(
+            verdict=Verdict.INCONCLUSIVE,
+            reason=report.MSG_UNDEFINED.format(expr=report.format_expr(undefined[0])),
+        )
     try:
         eq = symbolic.decide_equal(
             expected, claimed, symbols, seed=seed, domain=domain, budget=remaining,
@@ -240,7 +246,8 @@ def _judge(
     if eq.kind == "different" and eq.witness is not None and eq.witness_values is not None:
         i = eq.witness_index if eq.witness_index is not None else 0
         exp_v, claim_v = (_float(v) for v in eq.witness_values)
-        w = _witness(f, eq.witness, wrt, symbols, exp_v)
+        near = eq.near_kink[i] if i < len(eq.near_kink) else False
+        w = _witness(None if near else f, eq.witness, wrt, symbols, exp_v)
         j.point, j.expected_value, j.claimed_value = eq.witness, exp_v, claim_v
         j.numeric_value, j.numeric_error = w.value, w.error
         j.points = i + 1
@@ -256,9 +263,10 @@ def _judge(
         j.reason = report.MSG_REFUTED.format(point=report.format_point(eq.witness), inst=inst_text)
         return j
 
-    for point, (exp_mp, claim_mp) in zip(eq.points, eq.values, strict=True):
+    near_kink = eq.near_kink or [False] * len(eq.points)
+    for point, (exp_mp, claim_mp), near in zip(eq.points, eq.values, near_kink, strict=True):
         exp_v = _float(exp_mp)
-        w = _witness(f, point, wrt, symbols, exp_v)
+        w = _witness(None if near else f, point, wrt, symbols, exp_v)
         if w.disagrees:
             j.point, j.expected_value, j.claimed_value = point, exp_v, _float(claim_mp)
             j.numeric_value, j.numeric_error = w.value, w.error
@@ -273,6 +281,19 @@ def _judge(
     if not eq.points:
         j.reason = eq.reason
         return j
+    if proven is not None and proven[0] == "equal_except_at_kinks":
+        # the rewrite may only move values on kinks of the function itself; a switch
+        # that only the claim (or SymPy's form) has is a point where the function is
+        # differentiable, so the claim's value there is judged, exactly
+        bad = _off_kink_switch(expr, expected, claimed, symbols, eq.points)
+        if bad is not None:
+            point, exp_v, claim_v = bad
+            w = _witness(f, point, wrt, symbols, exp_v)
+            j.point, j.expected_value, j.claimed_value = point, exp_v, claim_v
+            j.numeric_value, j.numeric_error = w.value, w.error
+            j.verdict = Verdict.REFUTED
+            j.reason = report.MSG_REFUTED.format(point=report.format_point(point), inst=inst_text)
+            return j
     if proven is not None:
         j.verdict = Verdict.PROVEN
         j.method = proven[1]
@@ -297,6 +318,57 @@ def _judge(
 
 
 # -------------------------------------------------------------------------- kinks
+
+
+def _off_kink_switch(
+    expr: sp.Expr,
+    expected: sp.Expr,
+    claimed: sp.Expr,
+    symbols: Sequence[sp.Symbol],
+    points: Sequence[Mapping[str, float]],
+) -> tuple[dict[str, float], float, float] | None:
+    """A point on a switch of the claim (or of SymPy's derivative) that is not a kink
+    of the function, where the two differ exactly; None if there is none.
+
+    Only switches linear in one variable are examined, at up to two sampled points
+    (the other variables' values are exact three-digit decimals).
+    """
+    own = set(symbolic.kink_set(expr))
+    extra = [k for k in {*symbolic.kink_set(claimed), *symbolic.kink_set(expected)}
+             if k not in own]
+    for k in sorted(extra, key=sp.default_sort_key)[:MAX_KINK_NOTES]:
+        for v in sorted(k.free_symbols, key=lambda s: s.name):
+            try:
+                poly = sp.Poly(k, v)
+            except sp.PolynomialError:
+                continue
+            if poly.degree() != 1:
+                continue
+            c1, c0 = poly.all_coeffs()
+            for point in points[:2]:
+                exact = {s: sp.Rational(repr(point[s.name])) for s in symbols if s != v}
+                try:
+                    at = (-c0 / c1).subs(exact)
+                    full = {**exact, v: at}
+                    a, b = expected.subs(full), claimed.subs(full)
+                except (TypeError, ValueError, ZeroDivisionError):
+                    continue
+                if not all(
+                    val.is_number and val.is_finite and not val.has(sp.DiracDelta, sp.nan)
+                    for val in (a, b, at)
+                ):
+                    continue
+                # x = max(y, z) is a switch of SymPy's form, and where it meets y = z or
+                # x = z it is a kink of the function: never judged there
+                if any(sp.N(k.subs(full), 40) == 0 for k in own):
+                    continue
+                diff = sp.N(a - b, 40)
+                if diff.is_number and abs(diff) > sp.Float("1e-25", 40) * max(1, abs(sp.N(a))):
+                    where = {s.name: float(full[s]) for s in symbols}
+                    return where, float(a), float(b)
+            break
+    return None
+
 
 
 def _kink_notes(expr: sp.Expr, expected: sp.Expr, claimed: sp.Expr, wrt: sp.Symbol) -> list[str]:

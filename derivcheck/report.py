@@ -93,6 +93,8 @@ MSG_CANNOT_EVALUATE = (
     "The expressions cannot be evaluated numerically ({error}), so nothing can be checked "
     "at sample points."
 )
+MSG_NO_NUMERIC = "no central difference here: too close to a kink, or off the domain"
+MSG_UNDEFINED = "{expr} contains an undefined value (zoo or nan), so it cannot be evaluated."
 MSG_TOO_FEW_POINTS = (
     "Only {found} valid point(s) found; at least {wanted} are needed to confirm without a proof."
 )
@@ -339,7 +341,7 @@ class ClaimReport:
                     f"± {self.numeric_error:.1g} (central differences)"
                 )
             else:
-                lines.append("  numeric: - (central differences could not be evaluated here)")
+                lines.append(f"  numeric: - ({MSG_NO_NUMERIC})")
         if self.kink_notes:
             lines.append("Kinks:")
             lines.extend(f"  {note}" for note in self.kink_notes)

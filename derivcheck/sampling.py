@@ -20,6 +20,7 @@ points are found, wider scales (1e-4 to 1e6) are tried.  A user ``domain``
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import time
@@ -59,12 +60,17 @@ class Draw:
         Candidates drawn.
     reason : str
         Why fewer points than asked for were found ("" when all were found).
+    near_kink : list of bool
+        Per point: closer to a kink than central differences may go (only
+        switch points, see :func:`draw`); compare values there, do not
+        differentiate numerically.
     """
 
     points: list[dict[str, float]] = field(default_factory=list)
     values: list[tuple[Any, ...]] = field(default_factory=list)
     tried: int = 0
     reason: str = ""
+    near_kink: list[bool] = field(default_factory=list)
 
 
 def validate_domain(
@@ -214,6 +220,51 @@ class _KinkGuard:
         return True
 
 
+def _switch_candidates(
+    kinks: Sequence[sp.Expr],
+    symbols: Sequence[sp.Symbol],
+    base: tuple[float, ...],
+    bounds: Mapping[str, tuple[float, float]],
+) -> list[tuple[float, ...]]:
+    """Points that differ from `base` in one variable: between consecutive switch
+    values of that variable, and beyond the first and the last."""
+    values = dict(zip(symbols, base, strict=True))
+    out: list[tuple[float, ...]] = []
+    for i, v in enumerate(symbols):
+        switches: set[float] = set()
+        for k in kinks:
+            if v not in k.free_symbols:
+                continue
+            try:
+                poly = sp.Poly(k, v)
+            except sp.PolynomialError:
+                continue
+            if poly.degree() != 1:
+                continue
+            c1, c0 = poly.all_coeffs()
+            try:
+                at = float((-c0 / c1).subs({s: values[s] for s in symbols if s != v}))
+            except (TypeError, ValueError, ZeroDivisionError):
+                continue
+            if math.isfinite(at):
+                switches.add(at)
+        if not switches:
+            continue
+        ordered = sorted(switches)
+        lo_hi = bounds.get(str(v))
+        targets: list[tuple[float, tuple[float, float] | None]] = [
+            (ordered[0] - max(1.0, abs(ordered[0])) / 2, None),
+            (ordered[-1] + max(1.0, abs(ordered[-1])) / 2, None),
+        ]
+        targets += [((a + b) / 2, (a, b)) for a, b in itertools.pairwise(ordered)]
+        for target, between in targets:
+            if lo_hi is not None and not lo_hi[0] < target < lo_hi[1]:
+                continue
+            value = _round3(target, between if between is not None else lo_hi)
+            out.append(tuple(value if j == i else base[j] for j in range(len(base))))
+    return out
+
+
 def _finite_in_float(fn: Any, args: Sequence[float]) -> bool:
     """False when float64 overflows, divides by zero, leaves the real domain or is not finite.
 
@@ -241,6 +292,8 @@ def draw(
     kinks: Sequence[sp.Expr] | None = None,
     deadline: float | None = None,
     max_tries: int | None = None,
+    switch_points: bool = False,
+    soft_kinks: Sequence[sp.Expr] = (),
 ) -> Draw:
     """Draw up to `n` points where every expression is real, finite and clear of kinks.
 
@@ -248,7 +301,14 @@ def draw(
     values at the points (so callers need not evaluate again), the number of
     candidates tried and, when fewer than `n` points were found, the reason.
     `kinks` defaults to the kink sets of `exprs`; `deadline` is a
-    ``time.perf_counter()`` value after which drawing stops.
+    ``time.perf_counter()`` value after which drawing stops.  With
+    `switch_points`, a few points are added beyond `n`: between and beyond the
+    places where the kinks switch along each variable (solved where a kink is
+    linear in it, the other variables as at the first point), so that every
+    branch of a ``Piecewise`` or ``max`` is visited, however narrow.
+    `soft_kinks` are switches that only need to be missed exactly (those of a
+    claim, evaluated exactly at 30 digits), not kept clear of like `kinks`
+    (those of the function, where central differences must not straddle).
 
     >>> import sympy as sp
     >>> x = sp.Symbol("x", real=True)
@@ -263,6 +323,7 @@ def draw(
     evaluate = symbolic.mp_function(list(exprs), symbols)
     evaluate_float = symbolic.float_function(list(exprs), symbols)
     guard = _KinkGuard(kinks, symbols)
+    soft_guard = _KinkGuard(soft_kinks, symbols)
     names = [str(s) for s in symbols]
     # one independent stream per variable (string seeds hash the same in every process)
     axes = [
@@ -276,6 +337,33 @@ def draw(
     out = Draw()
     rejected_domain = rejected_kink = 0
     seen: set[tuple[float, ...]] = set()
+    counts = {"domain": 0, "kink": 0}
+
+    def accept(args: tuple[float, ...], *, near_ok: bool = False) -> tuple[Any, ...] | None:
+        scale = max(1.0, *map(abs, args))
+        threshold = min(KINK_CLEARANCE * scale, 1e-2 * min_width)
+        if near_ok:  # a switch point: only exactly on a kink is out
+            threshold = 1e-12 * scale
+        if not guard.clear(args, threshold) or not soft_guard.clear(args, 1e-12 * scale):
+            counts["kink"] += 1
+            return None
+        # float64 first: cheap, and it rejects overflow before mpmath tries to build
+        # exp(exp(exp(100))) digit by digit; the numeric witness needs float64 anyway
+        if not _finite_in_float(evaluate_float, args):
+            counts["domain"] += 1
+            return None
+        with mpmath.workdps(symbolic.DPS):
+            try:
+                raw = evaluate(*[mpmath.mpf(a) for a in args])
+            except (ValueError, ArithmeticError, TypeError, MemoryError):
+                counts["domain"] += 1
+                return None
+            vals = tuple(symbolic.to_real(v) for v in raw)
+        if any(v is None for v in vals):
+            counts["domain"] += 1
+            return None
+        return vals
+
     attempts = 0
     while len(out.points) < n and out.tried < max_tries and attempts < 4 * max_tries:
         if deadline is not None and time.perf_counter() > deadline and out.points:
@@ -287,27 +375,24 @@ def draw(
             continue
         seen.add(args)
         out.tried += 1
-        threshold = min(KINK_CLEARANCE * max(1.0, *map(abs, args)), 1e-2 * min_width)
-        if not guard.clear(args, threshold):
-            rejected_kink += 1
-            continue
-        # float64 first: cheap, and it rejects overflow before mpmath tries to build
-        # exp(exp(exp(100))) digit by digit; the numeric witness needs float64 anyway
-        if not _finite_in_float(evaluate_float, args):
-            rejected_domain += 1
-            continue
-        with mpmath.workdps(symbolic.DPS):
-            try:
-                raw = evaluate(*[mpmath.mpf(a) for a in args])
-            except (ValueError, ArithmeticError, TypeError, MemoryError):
-                rejected_domain += 1
+        vals = accept(args)
+        if vals is not None:
+            out.points.append(dict(zip(names, args, strict=True)))
+            out.values.append(vals)
+            out.near_kink.append(False)
+    if switch_points and out.points and (kinks or soft_kinks):
+        base = tuple(out.points[0][name] for name in names)
+        for args in _switch_candidates([*kinks, *soft_kinks], symbols, base, bounds):
+            if args in seen:
                 continue
-            vals = tuple(symbolic.to_real(v) for v in raw)
-        if any(v is None for v in vals):
-            rejected_domain += 1
-            continue
-        out.points.append(dict(zip(names, args, strict=True)))
-        out.values.append(vals)
+            seen.add(args)
+            vals = accept(args, near_ok=True)
+            if vals is not None:
+                threshold = min(KINK_CLEARANCE * max(1.0, *map(abs, args)), 1e-2 * min_width)
+                out.points.append(dict(zip(names, args, strict=True)))
+                out.values.append(vals)
+                out.near_kink.append(not guard.clear(args, threshold))
+    rejected_domain, rejected_kink = counts["domain"], counts["kink"]
     if len(out.points) < n:
         where = ", ".join(f"{k} in ({lo:g}, {hi:g})" for k, (lo, hi) in bounds.items())
         out.reason = report.no_points_reason(

@@ -601,6 +601,7 @@ class Equality:
     extra_values: list[tuple[Any, ...]] = field(default_factory=list)
     witness_index: int | None = None
     tried: int = 0
+    near_kink: list[bool] = field(default_factory=list)
 
 
 def _has_float(exprs: Iterable[sp.Expr]) -> bool:
@@ -671,20 +672,24 @@ def decide_equal(
     start = time.perf_counter()
     deadline = start + budget
     symbols = list(symbols)
-    kinks = sorted(
-        set(kink_set(a)) | set(kink_set(b)) | {k for e in also for k in kink_set(e)},
-        key=sp.default_sort_key,
-    )
+    own = {k for e in also for k in kink_set(e)} if also else set(kink_set(a) + kink_set(b))
+    switches = sorted((set(kink_set(a)) | set(kink_set(b))) - own, key=sp.default_sort_key)
+    hard = sorted(own, key=sp.default_sort_key)
+    kinks = sorted(own | set(switches), key=sp.default_sort_key)
     proof = prove_zero(a - b, deadline=deadline, allow_simplify=False)
     exprs = [a, b, *also]
     n = n_points_proven if proof else n_points
+    # the function's kinks are kept clear of (central differences must not straddle
+    # them); switches only the two sides have are merely missed exactly
     draw = sampling.draw(
-        exprs, symbols, n=n, seed=seed, domain=domain, kinks=kinks, deadline=deadline
+        exprs, symbols, n=n, seed=seed, domain=domain, kinks=hard, deadline=deadline,
+        switch_points=True, soft_kinks=switches,
     )
     outcome = Equality(kind="undecided", kinks=kinks, tried=draw.tried, reason=draw.reason)
     outcome.points = draw.points
     outcome.values = [(v[0], v[1]) for v in draw.values]
     outcome.extra_values = [tuple(v[2:]) for v in draw.values]
+    outcome.near_kink = list(draw.near_kink)
     if not draw.points:
         if proof:
             outcome.kind, outcome.method = proof

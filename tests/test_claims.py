@@ -462,3 +462,28 @@ def test_unevaluable_derivative_is_inconclusive_not_a_crash() -> None:
     r = dc.check_derivative(x * sp.floor(x), sp.floor(x), wrt=x)
     assert r.verdict is Verdict.INCONCLUSIVE
     assert "cannot be evaluated numerically" in r.reason
+
+
+def test_undefined_values_are_inconclusive() -> None:
+    r = dc.check_derivative(sp.zoo * x, sp.zoo, wrt=x)
+    assert r.verdict is Verdict.INCONCLUSIVE
+    assert "undefined value" in r.reason
+
+
+def test_narrow_branches_of_a_claim_are_visited() -> None:
+    # wrong only on (3, 3.001): switch points put a sample between 3 and 3.001
+    r = dc.check_derivative("x**2", "Piecewise((2*x, x <= 3), (2*x + 1, x < 3.001), (2*x, True))")
+    assert r.verdict is Verdict.REFUTED
+    assert r.counterexample is not None and 3 < r.counterexample["x"] < 3.001
+    # wrong only within 1e-6 of the function's kink, off the kink itself
+    r = dc.check_derivative("max(x, y)", "1(x > y + 1e-6)", wrt="x")
+    assert r.verdict is Verdict.REFUTED
+    assert r.counterexample is not None
+    assert 0 < r.counterexample["x"] - r.counterexample["y"] < 1e-6
+
+
+def test_a_claim_wrong_at_one_point_off_the_kinks_is_refuted_exactly() -> None:
+    r = dc.check_derivative("x**2", "Piecewise((2*x, x != 3), (7, True))")
+    assert r.verdict is Verdict.REFUTED
+    assert r.counterexample == {"x": 3.0}
+    assert (r.claimed_value, r.expected_value) == (7.0, 6.0)
