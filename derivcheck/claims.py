@@ -46,6 +46,8 @@ DEFAULT_BUDGET = 3.0
 #: concrete instantiations of a rule's placeholders (unproven / proven rule)
 N_INSTANTIATIONS = 4
 N_INSTANTIATIONS_PROVEN = 2
+#: further instantiations tried when some have no valid point
+N_EXTRA_INSTANTIATIONS = 4
 #: points compared without / with a proof (the latter feed the numeric witness only)
 N_POINTS = 24
 N_POINTS_PROVEN = 6
@@ -449,8 +451,11 @@ def _check_one(
     n_inst = N_INSTANTIATIONS_PROVEN if proof else N_INSTANTIATIONS
     total = _Judgement(verdict=Verdict.PROVEN if proof else Verdict.CONFIRMED)
     used: list[str] = []
-    for n in range(n_inst):
-        if n > 0 and time.perf_counter() > deadline:
+    skipped: _Judgement | None = None
+    # an instantiation with no valid point (sqrt(f(x)) with f = -...) says nothing
+    # about the rule: try another, a few times
+    for n in range(n_inst + N_EXTRA_INSTANTIATIONS):
+        if len(used) >= n_inst or (n > 0 and time.perf_counter() > deadline):
             break
         order = list(range(len(symbolic.INSTANTIATIONS)))
         rng.shuffle(order)
@@ -465,10 +470,17 @@ def _check_one(
         j.instantiation = names
         total.points += j.points
         total.witnessed += j.witnessed
+        if j.verdict is Verdict.INCONCLUSIVE and j.point is None:
+            skipped = j
+            continue
         if j.verdict in (Verdict.REFUTED, Verdict.INCONCLUSIVE):
             j.points, j.witnessed = total.points, total.witnessed
             return build(j, [])
         used.append(report.format_instantiation(names))
+    if not used:
+        assert skipped is not None
+        skipped.reason = report.MSG_NO_INSTANTIATION.format(reason=skipped.reason)
+        return build(skipped, [])
     if proof:
         template = report.MSG_PROVEN_KINKS if proof[0] == "equal_except_at_kinks" else (
             report.MSG_PROVEN

@@ -93,6 +93,7 @@ MSG_CANNOT_EVALUATE = (
     "The expressions cannot be evaluated numerically ({error}), so nothing can be checked "
     "at sample points."
 )
+MSG_NO_INSTANTIATION = "No instantiation of the placeholders could be evaluated ({reason})."
 MSG_NO_NUMERIC = "no central difference here: too close to a kink, or off the domain"
 MSG_UNDEFINED = "{expr} contains an undefined value (zoo or nan), so it cannot be evaluated."
 MSG_TOO_FEW_POINTS = (

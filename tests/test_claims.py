@@ -487,3 +487,12 @@ def test_a_claim_wrong_at_one_point_off_the_kinks_is_refuted_exactly() -> None:
     assert r.verdict is Verdict.REFUTED
     assert r.counterexample == {"x": 3.0}
     assert (r.claimed_value, r.expected_value) == (7.0, 6.0)
+
+
+def test_rules_skip_instantiations_without_valid_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(symbolic, "prove_zero", lambda *a, **k: None)
+    r = dc.check_claim("d/dx log(f(x)) = f'(x)/f(x)")  # log(sin(x)) has valid points; fine
+    assert r.verdict is Verdict.CONFIRMED
+    r = dc.check_claim("d/dx log(-f(x)^2 - 1) = 1")  # never real, whatever f is
+    assert r.verdict is Verdict.INCONCLUSIVE
+    assert r.reason.startswith("No instantiation of the placeholders could be evaluated")
