@@ -4,10 +4,13 @@ Each variable is drawn by stratified rejection: |x| log-uniform over
 [1e-2, 1e2] with both signs (24 strata of a third of a decade each, visited
 in a seeded random order, so every 24 candidates cover every scale and sign),
 rounded to three significant digits so counterexamples read well.  A point is
-kept only when every expression is real and finite there (evaluated with
-mpmath at 30 digits) and the point is clear of every kink.  When too few
-points are found, wider scales (1e-4 to 1e6) are tried.  A user ``domain``
-``{"x": (lo, hi)}`` replaces the default for that variable.
+kept only when every expression is real and finite there (float64 first, to
+reject overflow cheaply, then mpmath at 30 digits) and the point is clear of
+every kink by 1e-3 relative to its size.  When too few points are found,
+wider scales (1e-4 to 1e6) are tried.  A user ``domain`` ``{"x": (lo, hi)}``
+replaces the default for that variable.  :func:`draw` can add *switch
+points* between and beyond the places where kinks switch, so that narrow
+branches are visited too.
 
 >>> import sympy as sp
 >>> x = sp.Symbol("x", real=True)
