@@ -42,6 +42,8 @@ __all__ = [
     "mp_function",
     "placeholders",
     "prove_zero",
+    "to_real",
+    "values_differ",
 ]
 
 #: digits used for the high-precision comparison (DESIGN: at least 30)
@@ -587,6 +589,12 @@ class Equality:
         The kink set of both sides.
     extra_values : list of tuple
         The values of the `also` expressions at each point.
+    witness_index : int or None
+        The index of the witness in `points`.
+    tried : int
+        Candidate points drawn.
+    near_kink : list of bool
+        Per point: a switch point too close to a kink for central differences.
     """
 
     kind: str
