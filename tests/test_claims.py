@@ -496,3 +496,34 @@ def test_rules_skip_instantiations_without_valid_points(monkeypatch: pytest.Monk
     r = dc.check_claim("d/dx log(-f(x)^2 - 1) = 1")  # never real, whatever f is
     assert r.verdict is Verdict.INCONCLUSIVE
     assert r.reason.startswith("No instantiation of the placeholders could be evaluated")
+
+
+_F = sp.Function("f", real=True)
+_G = sp.Function("g", real=True)
+
+
+def _rules() -> st.SearchStrategy[sp.Expr]:
+    leaves = st.sampled_from([x, _F(x), _G(x), sp.Integer(3)])
+
+    def extend(children: st.SearchStrategy[sp.Expr]) -> st.SearchStrategy[sp.Expr]:
+        apply = st.builds(lambda h, e: h(e), st.sampled_from([_F, _G, sp.sin, sp.exp]), children)
+        binary = st.builds(
+            lambda op, a, b: op(a, b),
+            st.sampled_from([sp.Add, sp.Mul, lambda a, b: a / (1 + b**2)]),
+            children, children,
+        )
+        return apply | binary
+
+    return st.recursive(leaves, extend, max_leaves=4).filter(
+        lambda e: e.has(x) and bool(symbolic.placeholders(e))
+    )
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_rules())
+def test_property_rules_true_and_perturbed(e: sp.Expr) -> None:
+    d = sp.diff(e, x)
+    assert dc.check_derivative(e, d, wrt=x).ok
+    r = dc.check_derivative(e, d + sp.Rational(1, 10**9), wrt=x)
+    assert r.verdict is Verdict.REFUTED, str(r)
+    assert r.instantiation is not None
