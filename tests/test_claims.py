@@ -423,14 +423,14 @@ def _expressions() -> st.SearchStrategy[sp.Expr]:
     return st.recursive(leaves, extend, max_leaves=5).filter(lambda e: e.has(x))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_expressions())
 def test_property_true_derivative_is_ok(e: sp.Expr) -> None:
     r = dc.check_derivative(e, sp.diff(e, x), wrt=x)
     assert r.ok, str(r)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     _expressions(),
     st.sampled_from(
@@ -519,7 +519,7 @@ def _rules() -> st.SearchStrategy[sp.Expr]:
     )
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_rules())
 def test_property_rules_true_and_perturbed(e: sp.Expr) -> None:
     d = sp.diff(e, x)

@@ -124,7 +124,7 @@ _KINKY = [
 ]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     st.sampled_from(_KINKY),
     st.floats(-10, 10, allow_nan=False),
