@@ -344,7 +344,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Examples
     --------
     >>> main(["claim", "d/dx 3*x^2 = 6*x"])  # doctest: +ELLIPSIS
-    d/dx 3*x^2 = 6*x
+    Claim: d/dx 3*x^2 = 6*x
+    ...
+    Verdict: proven (seed=0)
     ...
     0
     """

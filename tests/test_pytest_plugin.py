@@ -1,4 +1,8 @@
-"""The pytest plugin, driven through pytester as pytest-randomly tests itself."""
+"""The pytest plugin, driven through pytester as pytest-randomly tests itself.
+
+Subprocess runs: an in-process run unloads the SymPy it imported, and a second
+run would then mix two copies of SymPy's classes in one process.
+"""
 
 pytest_plugins = ["pytester"]
 
@@ -13,7 +17,7 @@ def test_fixture_passes_and_fails_as_the_checks_do(pytester):
             derivcheck.assert_claim("d/dx x^3 = 3x")
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*AssertionError*refuted*"])
 
@@ -26,13 +30,13 @@ def test_seed_option_reaches_the_fixture(pytester):
             assert derivcheck.assert_claim("d/dx x^2 = 2x").seed == 7
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider", "--derivcheck-seed", "7")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--derivcheck-seed", "7")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["derivcheck: seed=7"])
 
 
 def test_options_are_in_their_own_help_group(pytester):
-    result = pytester.runpytest("--help")
+    result = pytester.runpytest_subprocess("--help")
     result.stdout.fnmatch_lines(
         ["derivative and gradient checks:", "*--derivcheck-seed*", "*--derivcheck-max-examples*"]
     )
@@ -50,6 +54,6 @@ def test_layer_property_through_the_fixture_catches_a_broken_layer(pytester):
             derivcheck.assert_layer_property(broken.Sigmoid_MissingOutputFactor)
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider", "--derivcheck-max-examples", "5")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--derivcheck-max-examples", "5")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*Sigmoid_MissingOutputFactor on inputs of shape*"])
