@@ -361,6 +361,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(exc).replace("\n", "\n  ")
         print(f"derivcheck: error: {message}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # output piped into `head` and the like: stop quietly, as other tools do
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         print("derivcheck: interrupted", file=sys.stderr)
         return EXIT_FAILED

@@ -142,17 +142,17 @@ def run_demo(seed: int = 0, as_json: bool = False) -> bool:
     _section("Chapters 7-8: the book's rules, checked")
     print(summary_table(rules))
     _section("Classic mistakes: each must be refuted")
-    for _, report in mistakes:
-        print(report)
+    for _, mistake in mistakes:
+        print(mistake)
         print()
     _section("Chapter 9: the book's network, layer by layer")
-    for name, report in layer_reports:
-        print(f"{name}: {'ok' if report.ok else 'FAILED'}")
-        print(_indent(str(report)))
+    for name, layer_report in layer_reports:
+        print(f"{name}: {'ok' if layer_report.ok else 'FAILED'}")
+        print(_indent(str(layer_report)))
     _section("Broken layers: each must be caught, with a diagnosis")
-    for name, report in broken_reports:
-        print(f"{name}: {'CAUGHT' if not report.ok else 'MISSED'}")
-        print(_indent(str(report)))
+    for name, layer_report in broken_reports:
+        print(f"{name}: {'CAUGHT' if not layer_report.ok else 'MISSED'}")
+        print(_indent(str(layer_report)))
         print()
     print("demo:", "every verdict as expected" if as_expected else "SOME VERDICTS WERE WRONG")
     return as_expected

@@ -21,6 +21,7 @@ Heaviside(x - y)
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -706,9 +707,13 @@ def decide_equal(
     # the sampled values are compared even after a proof: a point where they differ
     # (at 30 and at 60 digits) outranks a proof, which could only come from a bug
     inexact = _has_float([a, b])
-    for i, (va, vb) in enumerate(outcome.values):
-        if not values_differ(va, vb, inexact=inexact):
-            continue
+    differing = [
+        i for i, (va, vb) in enumerate(outcome.values) if values_differ(va, vb, inexact=inexact)
+    ]
+    # of the points where the claim fails, show the easiest to read: coordinates
+    # closest to magnitude 1 (x = 1.3 rather than x = 32.2 or x = -0.0395)
+    differing.sort(key=lambda i: _readability(draw.points[i]))
+    for i in differing:
         confirmed = _confirm_difference(a, b, symbols, draw.points[i], inexact=inexact)
         if confirmed is not None:
             outcome.kind = "different"
@@ -729,6 +734,11 @@ def decide_equal(
             outcome.kind, outcome.method = late
             outcome.proven = True
     return outcome
+
+
+def _readability(point: dict[str, float]) -> float:
+    """How far the point's coordinates are from magnitude 1 (smaller reads better)."""
+    return max((abs(math.log10(abs(v))) for v in point.values() if v), default=0.0)
 
 
 def _confirm_difference(

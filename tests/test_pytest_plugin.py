@@ -54,6 +54,8 @@ def test_layer_property_through_the_fixture_catches_a_broken_layer(pytester):
             derivcheck.assert_layer_property(broken.Sigmoid_MissingOutputFactor)
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--derivcheck-max-examples", "5")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--derivcheck-max-examples", "5"
+    )
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*Sigmoid_MissingOutputFactor on inputs of shape*"])
