@@ -1,0 +1,73 @@
+"""Heatmaps of failed layer checks."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from derivcheck import cli
+from derivcheck.errors import InputError
+from derivcheck.examples import broken
+from derivcheck.layers import check_layer
+from derivcheck.plot import INSTALL_HINT, plot_report, relative_error_map
+
+
+def test_relative_error_map_values_and_shapes():
+    analytic = np.array([[1.0, 2.0, 0.0], [3.0, -1.0, 5.0]])
+    numeric = np.array([[1.0, 4.0, 0.0], [3.0, 1.0, np.nan]])
+    rel = relative_error_map(analytic, numeric)
+    assert rel[0, 0] == 0.0 and rel[0, 2] == 0.0  # exact agreement, including at zero
+    assert rel[0, 1] == pytest.approx(0.5)
+    assert rel[1, 1] == pytest.approx(2.0)  # a sign flip
+    assert np.isnan(rel[1, 2])  # not estimated
+    assert relative_error_map(np.ones(4), np.ones(4)).shape == (1, 4)
+    assert relative_error_map(np.ones((2, 3, 4)), np.ones((2, 3, 4))).shape == (2, 12)
+    assert np.isnan(relative_error_map(None, np.ones((2, 2)))).all()
+    assert np.isnan(relative_error_map(np.ones((3, 2)), np.ones((2, 3)))).all()
+
+
+def _transposed_report():
+    x = np.random.default_rng(3).normal(size=(6, 4))
+    report = check_layer(broken.Dense_TransposedWeightsReshaped(4, 4), x)
+    assert not report.ok
+    return report
+
+
+def test_plot_report_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = plot_report(_transposed_report(), tmp_path / "t.png")
+    data = out.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(data) > 5_000
+
+
+def test_transposed_gradient_is_visible_in_the_map():
+    # the diagonal of a transposed square gradient is right, the rest wrong
+    t = _transposed_report().heatmap_data()["dweights"]
+    rel = relative_error_map(t["analytic"], t["numeric"])
+    off_diagonal = ~np.eye(4, dtype=bool)
+    assert np.all(np.diag(rel) < 1e-8)
+    assert np.median(rel[off_diagonal]) > 1e-2
+
+
+def test_missing_matplotlib_gives_an_install_hint(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(InputError) as info:
+        plot_report(_transposed_report(), tmp_path / "t.png")
+    assert str(info.value) == INSTALL_HINT
+    assert 'pip install "derivcheck[plot]"' in INSTALL_HINT
+
+
+def test_unwritable_path(tmp_path):
+    pytest.importorskip("matplotlib")
+    with pytest.raises(InputError, match="cannot write plot"):
+        plot_report(_transposed_report(), tmp_path / "no" / "such" / "dir" / "t.png")
+
+
+def test_cli_plot_option(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "mean.png"
+    argv = ["layer", "derivcheck.examples.broken:Dense_MeanInsteadOfSum", "--args", "3,2"]
+    assert cli.main([*argv, "--plot", str(target)]) == 1
+    assert target.read_bytes().startswith(b"\x89PNG")
+    assert f"plot written to {target}" in capsys.readouterr().out
