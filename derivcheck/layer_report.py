@@ -84,6 +84,13 @@ def msg_dtype(tensor: str, wrt: str, got: Any, want: Any) -> str:
     return f"{tensor}: wrong dtype: backward gave {got}, but `{wrt}` is {want}"
 
 
+def msg_downcast(tensor: str, wrt: str, got: Any, want: Any) -> str:
+    return (
+        f"Note: {tensor} is {got} while `{wrt}` is {want} (the layer computes in {got}; "
+        f"values checked at {got} precision)."
+    )
+
+
 def msg_upcast(tensor: str, wrt: str, got: Any, want: Any) -> str:
     return f"Note: {tensor} is {got} while `{wrt}` is {want} (upcast; values checked)."
 

@@ -706,13 +706,20 @@ class _LayerCheck:
                 )
                 t.ok = False
                 continue
-            if g.dtype.kind != "f" or np.finfo(g.dtype).eps > np.finfo(t.array.dtype).eps:
+            if g.dtype.kind != "f":
                 self.fail(
                     t.grad_name, "dtype", msg.msg_dtype(t.grad_name, t.name, g.dtype, t.array.dtype)
                 )
-                if g.dtype.kind not in "fiub":
+                if g.dtype.kind not in "iub":
                     t.ok = False
                     continue
+            elif np.finfo(g.dtype).eps > np.finfo(t.array.dtype).eps:
+                # not a bug: under the book's nnfs.init() np.dot returns float32, so a
+                # correct backward gives float32 gradients of float64 weights; the
+                # layer computes in the lower precision, and is judged in it
+                self.notes.append(msg.msg_downcast(t.grad_name, t.name, g.dtype, t.array.dtype))
+                self.eps = max(self.eps, float(np.finfo(g.dtype).eps))
+                self.dtype = "float32" if self.eps > 1e-10 else "float64"
             elif g.dtype != t.array.dtype:
                 self.notes.append(msg.msg_upcast(t.grad_name, t.name, g.dtype, t.array.dtype))
             finite = np.isfinite(g)

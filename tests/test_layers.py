@@ -550,13 +550,53 @@ def test_regularized_dense_is_affine_not_a_false_alarm():
     assert rep.ok, str(rep)
 
 
-def test_wrong_gradient_dtype():
+def test_lower_precision_gradient_is_a_note_not_a_failure():
+    # under the book's nnfs.init(), np.dot returns float32: a correct Dense then gives
+    # float32 gradients of float64 weights, and must pass
     class Float32Grad(Identity):
         def backward(self, dvalues):
             self.dinputs = dvalues.astype(np.float32)
 
     rep = check_layer(Float32Grad(), X)
-    assert "dinputs: wrong dtype: backward gave float32, but `inputs` is float64" in problems(rep)
+    assert rep.ok, str(rep)
+    assert lr.msg_downcast("dinputs", "inputs", "float32", "float64") in rep.notes
+
+
+def test_float32_gradient_of_a_wrong_backward_still_fails():
+    class Float32Wrong(Identity):
+        def backward(self, dvalues):
+            self.dinputs = (1.01 * dvalues).astype(np.float32)
+
+    rep = check_layer(Float32Wrong(), X)
+    assert not rep.ok
+    assert {f.tensor for f in rep.failures} == {"dinputs"}
+
+
+def test_nnfs_init_style_dense_passes():
+    class DenseDot32(book.Layer_Dense):
+        def forward(self, inputs, training=False):
+            self.inputs = inputs
+            self.output = np.dot(inputs, self.weights).astype(np.float32) + self.biases
+
+        def backward(self, dvalues):
+            self.dweights = np.dot(self.inputs.T, dvalues).astype(np.float32)
+            self.dbiases = np.sum(dvalues, axis=0, keepdims=True)
+            self.dinputs = np.dot(dvalues, self.weights.T).astype(np.float32)
+
+    for seed in range(5):
+        np.random.seed(seed)
+        x = np.random.default_rng(seed).normal(size=(4, 5))
+        rep = check_layer(DenseDot32(5, 3), x, seed=seed)
+        assert rep.ok, str(rep)
+
+
+def test_integer_gradient_dtype_is_a_failure():
+    class IntGrad(Identity):
+        def backward(self, dvalues):
+            self.dinputs = np.round(dvalues).astype(np.int64)
+
+    rep = check_layer(IntGrad(), X)
+    assert "dinputs: wrong dtype: backward gave int64, but `inputs` is float64" in problems(rep)
 
 
 def test_loss_returning_none():
