@@ -201,6 +201,7 @@ class _Judgement:
     numeric_value: float | None = None
     numeric_error: float | None = None
     points: int = 0
+    failed: int = 0
     witnessed: int = 0
     instantiation: dict[str, str] | None = None
 
@@ -252,7 +253,7 @@ def _judge(
         w = _witness(None if near else f, eq.witness, wrt, symbols, exp_v)
         j.point, j.expected_value, j.claimed_value = eq.witness, exp_v, claim_v
         j.numeric_value, j.numeric_error = w.value, w.error
-        j.points = i + 1
+        j.points, j.failed = len(eq.points), max(eq.differing, 1)
         j.witnessed = int(w.usable)
         if w.disagrees:
             j.reason = report.MSG_ENGINES_DISAGREE.format(
@@ -434,7 +435,8 @@ def _check_one(
             instantiation=j.instantiation if j.point is not None else None,
             claimed_value=j.claimed_value, expected_value=j.expected_value,
             numeric_value=j.numeric_value, numeric_error=j.numeric_error,
-            points_checked=j.points, kink_notes=notes, reason=j.reason, seed=seed,
+            points_checked=j.points, points_failed=j.failed, kink_notes=notes,
+            reason=j.reason, seed=seed,
             text=text, method=j.method, witness_points=j.witnessed,
         )
 
@@ -649,6 +651,7 @@ def check_gradient(
         expected_value=worst.expected_value, numeric_value=worst.numeric_value,
         numeric_error=worst.numeric_error,
         points_checked=sum(c.points_checked for c in comps),
+        points_failed=sum(c.points_failed for c in comps),
         kink_notes=[n for c in comps for n in c.kink_notes],
         reason=f"d/d{worst.wrt}: {worst.reason}", seed=seed, components=comps,
         method=worst.method, witness_points=sum(c.witness_points for c in comps),

@@ -257,6 +257,8 @@ class ClaimReport:
         SymPy and central differences disagree).
     points_checked : int
         Points where the claim was compared with SymPy at high precision.
+    points_failed : int
+        Of those, the points where the claim is wrong (refuted claims).
     kink_notes : list of str
         The values the claim and SymPy take at kinks (never used to refute).
     reason : str
@@ -290,6 +292,7 @@ class ClaimReport:
     numeric_value: float | None = None
     numeric_error: float | None = None
     points_checked: int = 0
+    points_failed: int = 0
     kink_notes: list[str] = field(default_factory=list)
     reason: str = ""
     seed: int = 0
@@ -346,10 +349,19 @@ class ClaimReport:
         if self.kink_notes:
             lines.append("Kinks:")
             lines.extend(f"  {note}" for note in self.kink_notes)
-        lines.append(
-            f"Checked at {_plural(self.points_checked, 'point')}; "
-            f"central differences agreed at {self.witness_points}."
-        )
+        if self.points_failed:
+            lines.append(
+                f"Checked at {_plural(self.points_checked, 'point')}: the claim is wrong at "
+                f"{self.points_failed}; central differences agreed at the counterexample."
+                if self.witness_points
+                else f"Checked at {_plural(self.points_checked, 'point')}: the claim is wrong "
+                f"at {self.points_failed}."
+            )
+        else:
+            lines.append(
+                f"Checked at {_plural(self.points_checked, 'point')}; "
+                f"central differences agreed at {self.witness_points}."
+            )
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -384,6 +396,7 @@ class ClaimReport:
             "numeric_value": _json_number(self.numeric_value),
             "numeric_error": _json_number(self.numeric_error),
             "points_checked": self.points_checked,
+            "points_failed": self.points_failed,
             "witness_points": self.witness_points,
             "kink_notes": list(self.kink_notes),
             "reason": self.reason,

@@ -592,6 +592,8 @@ class Equality:
         The values of the `also` expressions at each point.
     witness_index : int or None
         The index of the witness in `points`.
+    differing : int
+        How many of `points` the sides differ at (at 30 digits).
     tried : int
         Candidate points drawn.
     near_kink : list of bool
@@ -608,6 +610,7 @@ class Equality:
     reason: str = ""
     kinks: list[sp.Expr] = field(default_factory=list)
     extra_values: list[tuple[Any, ...]] = field(default_factory=list)
+    differing: int = 0
     witness_index: int | None = None
     tried: int = 0
     near_kink: list[bool] = field(default_factory=list)
@@ -713,6 +716,7 @@ def decide_equal(
     # of the points where the claim fails, show the easiest to read: coordinates
     # closest to magnitude 1 (x = 1.3 rather than x = 32.2 or x = -0.0395)
     differing.sort(key=lambda i: _readability(draw.points[i]))
+    outcome.differing = len(differing)
     for i in differing:
         confirmed = _confirm_difference(a, b, symbols, draw.points[i], inexact=inexact)
         if confirmed is not None:
