@@ -527,3 +527,15 @@ def test_property_rules_true_and_perturbed(e: sp.Expr) -> None:
     r = dc.check_derivative(e, d + sp.Rational(1, 10**9), wrt=x)
     assert r.verdict is Verdict.REFUTED, str(r)
     assert r.instantiation is not None
+
+
+def test_refuted_report_counts_the_failing_points():
+    everywhere = dc.check_derivative("x**3", "3*x", "x")
+    assert everywhere.points_failed >= 1
+    only_large = dc.check_derivative("x**2", "Piecewise((2*x, x < 5), (2*x + 1, True))", "x")
+    assert only_large.verdict is Verdict.REFUTED
+    assert 1 <= only_large.points_failed < only_large.points_checked
+    assert only_large.counterexample["x"] > 5
+    text = str(only_large)
+    assert f"the claim is wrong at {only_large.points_failed};" in text
+    assert dc.check_derivative("x**2", "2*x", "x").points_failed == 0
