@@ -274,8 +274,10 @@ _ARITY.update(
     }
 )
 
-KNOWN_CONSTANTS: Mapping[str, sympy.Expr] = MappingProxyType({"pi": sympy.pi, "E": sympy.E})
-"""Names that are constants.  ``e`` is *not* one: it is a variable like any other."""
+KNOWN_CONSTANTS: Mapping[str, sympy.Expr] = MappingProxyType(
+    {"pi": sympy.pi, "E": sympy.E, "e": sympy.E}
+)
+"""Names that are constants.  ``e`` is Euler's number, as in the book's ``e^x``."""
 
 
 # --------------------------------------------------------------------------

@@ -87,11 +87,13 @@ def test_decimals_are_exact_rationals() -> None:
     assert isinstance(P("0.25"), sympy.Rational)
 
 
-def test_e_is_a_symbol_not_eulers_number() -> None:
-    e = P("e")
-    assert e == sympy.Symbol("e", real=True)
-    assert e != sympy.E
-    assert P("e^x") == sympy.Symbol("e", real=True) ** x
+def test_e_is_eulers_number() -> None:
+    # the book writes e^x for the exponential; a variable named e would refute d/dx e^x = e^x
+    assert P("e") == sympy.E
+    assert P("e^x") == sympy.exp(x)
+    assert P("E^x") == P("exp(x)")
+    with pytest.raises(InputError, match="constant"):
+        parse_symbol("e")
 
 
 def test_symbols_are_real_and_shared() -> None:
@@ -121,7 +123,7 @@ def test_whitespace_and_newlines() -> None:
         ("(x+1) (x-1)", (x + 1) * (x - 1)),
         ("(x+1)x", x * (x + 1)),
         ("2sin(x)", 2 * sympy.sin(x)),
-        ("2e", 2 * sympy.Symbol("e", real=True)),
+        ("2e", 2 * sympy.E),
         ("2exp(x)", 2 * sympy.exp(x)),
         ("1.5x", sympy.Rational(3, 2) * x),
         ("x²", x**2),
@@ -183,7 +185,7 @@ def test_functions(text: str, expected: sympy.Expr) -> None:
 
 
 def test_known_constants() -> None:
-    assert dict(KNOWN_CONSTANTS) == {"pi": sympy.pi, "E": sympy.E}
+    assert dict(KNOWN_CONSTANTS) == {"pi": sympy.pi, "E": sympy.E, "e": sympy.E}
     with pytest.raises(TypeError):
         KNOWN_FUNCTIONS["evil"] = print  # type: ignore[index]
 
