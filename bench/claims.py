@@ -23,35 +23,11 @@ import subprocess
 import sys
 import time
 
+from derivcheck.demo import BOOK_RULES, CLASSIC_MISTAKES
+
 BOOK = [
-    # chapter 7
-    "d/dx 1 = 0",
-    "d/dx x = 1",
-    "d/dx 2x = 2",
-    "d/dx m*x + b = m",
-    "d/dx 3x^2 = 6x",
-    "d/dx 3x^2 + 5x = 6x + 5",
-    "d/dx 5x^5 + 4x^3 - 5 = 25x^4 + 12x^2",
-    "d/dx x^3 + 2x^2 - 5x + 7 = 3x^2 + 4x - 5",
-    "d/dx c*f(x) = c*f'(x)",
-    "d/dx f(x) + g(x) = f'(x) + g'(x)",
-    "d/dx x^n = n*x^(n - 1)",
-    # chapter 8
-    "∂/∂x x + y = 1",
-    "∂/∂y 2x + 3y^2 = 6y",
-    "∂/∂x 3x^3 - y^2 + 5x + 2 = 9x^2 + 5",
-    "∂/∂y x*y = x",
-    "∂/∂z x*y*z = x*y",
-    "∂/∂x 3x^3*z - y^2 + 5z + 2y*z = 9x^2*z",
-    "∂/∂y 3x^3*z - y^2 + 5z + 2y*z = -2y + 2z",
-    "∂/∂z 3x^3*z - y^2 + 5z + 2y*z = 3x^3 + 5 + 2y",
-    "∂/∂x max(x, y) = 1(x > y)",
-    "d/dx max(x, 0) = 1(x > 0)",
-    "d/dx f(g(x)) = f'(g(x))*g'(x)",
-    "d/dx f(x)*g(x) = f'(x)*g(x) + f(x)*g'(x)",
+    *BOOK_RULES,
     "d/dx f(x)/g(x) = (f'(x)*g(x) - f(x)*g'(x))/g(x)^2",
-    "d/dx 3(2x^2)^5 = 15(2x^2)^4*4x",
-    "d/dx 3(2x^2)^5 = 960x^9",
     # activations of the later chapters
     "d/dx sigmoid(x) = sigmoid(x)*(1 - sigmoid(x))",
     "d/dx softplus(x) = sigmoid(x)",
@@ -59,10 +35,7 @@ BOOK = [
 ]
 
 MISTAKES = [
-    "d/dx 3(2x^2)^5 = 15(2x^2)^4",
-    "d/dx x^x = x*x^(x - 1)",
-    "d/dx f(x)/g(x) = (f'(x)*g(x) + f(x)*g'(x))/g(x)^2",
-    "∂/∂x max(x, y) = 1",
+    *CLASSIC_MISTAKES,
     "d/dx f(g(x)) = f'(g(x))",
     "d/dx x^2 = 2x + 1e-9",
 ]
