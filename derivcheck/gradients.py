@@ -51,6 +51,7 @@ __all__ = [
     "EntryEstimates",
     "compare",
     "directional_derivative",
+    "directional_derivatives",
     "localise",
     "noise_level",
     "partial_derivatives",
@@ -129,6 +130,9 @@ class DirectionalEstimate:
         Number of calls of ``f``.
     step : float
         The first step ``t``.
+    noise : float
+        The standard deviation of ``f``'s rounding noise used (measured or given);
+        pass it as ``noise=`` to later calls on the same ``f``.
     """
 
     value: float
@@ -136,6 +140,7 @@ class DirectionalEstimate:
     kink: bool
     nfev: int
     step: float = math.nan
+    noise: float = math.nan
 
 
 @dataclass
@@ -224,6 +229,18 @@ def _check_noise(noise: Any) -> float | None:
         raise InputError("`noise` must be a non-negative finite float.") from None
     if not (math.isfinite(value) and value >= 0.0):
         raise InputError("`noise` must be a non-negative finite float.")
+    return value
+
+
+def _check_f0(f0: Any) -> float | None:
+    if f0 is None:
+        return None
+    try:
+        value = float(f0)
+    except (TypeError, ValueError):
+        raise InputError("`f0` must be a finite float.") from None
+    if not math.isfinite(value):
+        raise InputError("`f0` must be a finite float.")
     return value
 
 
@@ -393,6 +410,7 @@ def partial_derivatives(
     eps: float | None = None,
     f_scale: float | None = None,
     noise: float | None = None,
+    f0: float | None = None,
 ) -> EntryEstimates:
     """Numeric partial derivatives of ``f()`` with respect to entries of ``array``.
 
@@ -419,6 +437,8 @@ def partial_derivatives(
         Standard deviation of ``f``'s rounding noise, if known (see
         :func:`noise_level`); by default it is measured with 8 extra
         evaluations of ``f`` along tiny steps of the entries asked.
+    f0 : float, optional
+        ``f()`` at the current point, if known (saves an evaluation).
 
     Returns
     -------
@@ -445,6 +465,7 @@ def partial_derivatives(
     eps_f = _check_eps(eps, [array])
     scale_f = _check_f_scale(f_scale)
     sigma_given = _check_noise(noise)
+    f0_given = _check_f0(f0)
     flat = _check_indices(indices, array.shape)
     k = flat.size
     target: np.ndarray | None = None
@@ -471,8 +492,11 @@ def partial_derivatives(
     positions = flat.tolist()
     nfev = 0
     try:
-        f0 = float(f())
-        nfev += 1
+        if f0_given is None:
+            f0 = float(f())
+            nfev += 1
+        else:
+            f0 = f0_given
         if sigma_given is None:
             sigma = _sigma_along(f, _entry_path(array, flat, eta), f0)
             nfev += _NOISE_POINTS
@@ -797,11 +821,69 @@ def directional_derivative(
     """
     _check_callable(f)
     arrs = _check_arrays(arrays, "arrays")
+    direction = _check_directions(directions, arrs, "directions")
+    return _directional_estimates(f, arrs, [direction], eps, f_scale, noise)[0]
+
+
+def directional_derivatives(
+    f: Callable[[], float],
+    arrays: Sequence[np.ndarray],
+    directions: Sequence[Sequence[Any]],
+    *,
+    eps: float | None = None,
+    f_scale: float | None = None,
+    noise: float | None = None,
+) -> list[DirectionalEstimate]:
+    """:func:`directional_derivative` along several directions, sharing the work.
+
+    ``f`` at the point is evaluated once and its noise is measured once (along
+    the first direction, unless ``noise`` is given), so ``m`` probes cost
+    ``1 + 8 + 6 m`` evaluations instead of ``15 m``.
+
+    Parameters
+    ----------
+    f : callable
+        ``f()`` returns a float computed from ``arrays``.
+    arrays : sequence of ndarray
+        The very arrays ``f`` reads; restored bit for bit afterwards.
+    directions : sequence of sequences of array_like
+        One direction per probe, each given as one array per entry of ``arrays``
+        (same shapes; finite, not all zero).
+    eps, f_scale, noise : float, optional
+        As in :func:`directional_derivative`.
+
+    Returns
+    -------
+    list of DirectionalEstimate
+        One per direction; the evaluations at the point and for the noise are
+        counted in the first one's ``nfev``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.array([1.0, 2.0])
+    >>> f = lambda: float(np.sum(w ** 2))
+    >>> ests = directional_derivatives(f, [w], [[np.array([1.0, 0.0])], [np.array([0.0, 1.0])]])
+    >>> [round(e.value, 8) for e in ests], [e.nfev for e in ests]
+    ([2.0, 4.0], [15, 6])
+    """
+    _check_callable(f)
+    arrs = _check_arrays(arrays, "arrays")
+    if isinstance(directions, np.ndarray) or not isinstance(directions, Sequence) or (
+        len(directions) == 0
+    ):
+        raise InputError("`directions` must be a non-empty sequence of directions.")
+    flat = [_check_directions(d, arrs, f"directions[{j}]") for j, d in enumerate(directions)]
+    return _directional_estimates(f, arrs, flat, eps, f_scale, noise)
+
+
+def _check_directions(directions: Any, arrs: list[np.ndarray], name: str) -> np.ndarray:
+    """One direction given as one array per array: validated, flattened end to end."""
     if isinstance(directions, np.ndarray) or not isinstance(directions, Sequence):
-        raise InputError("`directions` must be a sequence of arrays, one per array.")
+        raise InputError(f"`{name}` must be a sequence of arrays, one per array.")
     if len(directions) != len(arrs):
         raise InputError(
-            f"`arrays` and `directions` must have the same length "
+            f"`arrays` and `{name}` must have the same length "
             f"({len(arrs)} != {len(directions)})."
         )
     dirs = []
@@ -809,14 +891,25 @@ def directional_derivative(
         dd = np.asarray(d, dtype=np.float64)
         if dd.shape != a.shape:
             raise InputError(
-                f"`directions[{i}]` has shape {dd.shape}, expected {a.shape} like `arrays[{i}]`."
+                f"`{name}[{i}]` has shape {dd.shape}, expected {a.shape} like `arrays[{i}]`."
             )
         if not np.isfinite(dd).all():
-            raise InputError(f"`directions[{i}]` must be finite.")
+            raise InputError(f"`{name}[{i}]` must be finite.")
         dirs.append(dd.reshape(-1))
-    direction = np.concatenate(dirs)
+    direction = np.concatenate(dirs) if len(dirs) > 1 else dirs[0]
     if not direction.any():
-        raise InputError("`directions` must not be all zero.")
+        raise InputError(f"`{name}` must not be all zero.")
+    return direction
+
+
+def _directional_estimates(
+    f: Callable[[], float],
+    arrs: list[np.ndarray],
+    directions: list[np.ndarray],
+    eps: Any,
+    f_scale: Any,
+    noise: Any,
+) -> list[DirectionalEstimate]:
     eps_f = _check_eps(eps, arrs)
     scale_f = _check_f_scale(f_scale)
     sigma = _check_noise(noise)
@@ -824,19 +917,22 @@ def directional_derivative(
     perturber = _Perturber(arrs)
     parts = perturber.parts(0, perturber.size)
     nfev = 1
+    out = []
     try:
         f0 = float(f())
-        if sigma is None:
-            t = _direction_step(perturber, parts, direction, eta)
-            sigma = _sigma_direction(f, perturber, parts, direction, t, f0)
-            nfev += _NOISE_POINTS
-        value, error, kink, n, t = _probe(
-            f, perturber, parts, direction, f0, eta, eps_f, scale_f, sigma, levels=3
-        )
-        nfev += n
+        for direction in directions:
+            if sigma is None:
+                t = _direction_step(perturber, parts, direction, eta)
+                sigma = _sigma_direction(f, perturber, parts, direction, t, f0)
+                nfev += _NOISE_POINTS
+            value, error, kink, n, t = _probe(
+                f, perturber, parts, direction, f0, eta, eps_f, scale_f, sigma, levels=3
+            )
+            out.append(DirectionalEstimate(value, error, kink, nfev + n, t, sigma))
+            nfev = 0
     finally:
         perturber.restore_all()
-    return DirectionalEstimate(value, error, kink, nfev, t)
+    return out
 
 
 def noise_level(

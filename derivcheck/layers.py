@@ -52,10 +52,14 @@ __all__ = ["check_jacobian", "check_layer"]
 
 #: ``mode="auto"`` checks every entry when the layer has at most this many entries in all.
 FULL_CHECK_LIMIT = 20_000
-#: Gaussian directional probes per tensor in the directional strategy.
-PROBES_PER_TENSOR = 2
-#: Entries per tensor sampled and checked one by one in the directional strategy.
-SAMPLED_ENTRIES = 32
+#: Gaussian directional probes, each over every entry of every tensor at once, in the
+#: directional strategy (a tensor is probed on its own only when one of them disagrees).
+JOINT_PROBES = 2
+#: Entries per tensor sampled and checked one by one in the directional strategy: a few,
+#: for entry-level numbers in the report (the probes already cover every entry).
+SAMPLED_ENTRIES = 4
+#: The sample of a tensor whose probes all straddle a kink (and so decide nothing).
+FALLBACK_ENTRIES = 32
 #: The symbolic reference is tried only up to this many entries in all.
 SYMBOLIC_LIMIT = 500
 #: Wrong entries per tensor listed in ``LayerReport.failures``.
@@ -812,26 +816,40 @@ class _LayerCheck:
     def _numeric(self, tensors: list[_Tensor]) -> None:
         total = sum(t.array.size for t in tensors)
         full = self.mode == "full" or (self.mode == "auto" and total <= FULL_CHECK_LIMIT)
-        if not full:
-            self.strategy = msg.strategy_directional(total, PROBES_PER_TENSOR)
         for t in tensors:
-            try:
-                self._numeric_tensor(t, full)
-            except Exception as exc:  # forward fails a step away from the point, or the
-                # array cannot be perturbed (read-only): that tensor is not checked
-                self.fail(t.grad_name, "exception", msg.msg_numeric_failed(t.grad_name, exc))
-                check = self.tensors.get(t.grad_name)
-                if check is not None:
-                    check.checked[...] = False
-                    check.mismatch[...] = False
-            finally:
-                np.copyto(self.x, self.x0)
-                for name, saved in self.param_copies.items():
-                    _put_back(getattr(self.layer, name), saved)
+            if full or not t.ok:
+                self._guarded([t], lambda group: self._numeric_tensor(group[0]))
+        if full:
+            return
+        # every tensor is covered by each probe, so "probes per tensor" stays true
+        self.strategy = msg.strategy_directional(total, JOINT_PROBES)
+        live = [t for t in tensors if t.ok]
+        if live:
+            self._guarded(live, self._directional)
 
-    def _numeric_tensor(self, t: _Tensor, full: bool) -> None:
-        from derivcheck import gradients
+    def _guarded(self, group: list[_Tensor], step: Callable[[list[_Tensor]], None]) -> None:
+        """Run ``step`` on ``group``; when it raises, one tensor at a time, so the failure
+        names the tensor whose perturbation breaks forward (or that cannot be perturbed)."""
+        try:
+            step(group)
+        except Exception as exc:  # forward fails a step away from the point, or the
+            # array cannot be perturbed (read-only): that tensor is not checked
+            if len(group) > 1:
+                for t in group:
+                    self._guarded([t], step)
+                return
+            t = group[0]
+            self.fail(t.grad_name, "exception", msg.msg_numeric_failed(t.grad_name, exc))
+            check = self.tensors.get(t.grad_name)
+            if check is not None:
+                check.checked[...] = False
+                check.mismatch[...] = False
+        finally:
+            np.copyto(self.x, self.x0)
+            for name, saved in self.param_copies.items():
+                _put_back(getattr(self.layer, name), saved)
 
+    def _new_check(self, t: _Tensor) -> TensorCheck:
         shape = t.array.shape
         nan = np.full(shape, np.nan)
         check = TensorCheck(
@@ -850,60 +868,158 @@ class _LayerCheck:
             dtype=str(t.array.dtype),
         )
         self.tensors[t.grad_name] = check
-        if not t.ok:
-            # no entries to compare; estimate the numeric gradient anyway (small tensors) so a
-            # wrong shape can be diagnosed
-            if (
-                t.grad is not None
-                and t.array.size <= FULL_CHECK_LIMIT
-                and t.grad.size == t.array.size
-            ):
-                est = gradients.partial_derivatives(self.probe, t.array, None, eps=self.eps)
-                self.nfev += int(est.nfev)
-                idx = tuple(np.asarray(est.index).T)
-                check.numeric[idx] = est.value
-                check.error[idx] = est.error
-                check.diagnosis = _diagnose_shape(
-                    t.grad_name, np.asarray(t.grad), check.numeric, est
-                )
-            return
-        assert t.grad is not None
-        if full:
+        return check
+
+    def _numeric_tensor(self, t: _Tensor) -> None:
+        """Every entry of ``t`` one by one; for an unusable gradient, the numeric gradient
+        alone (small tensors), so that a wrong shape can be diagnosed."""
+        from derivcheck import gradients
+
+        check = self._new_check(t)
+        if t.ok:
             self._estimate(check, t, None)
             return
-        # directional probes over every entry, then a sample of entries one by one
-        failing_probe = False
-        for _ in range(PROBES_PER_TENSOR):
-            direction = self.rng.standard_normal(shape)
-            de = gradients.directional_derivative(self.probe, [t.array], [direction], eps=self.eps)
-            self.nfev += int(de.nfev)
-            analytic = float(np.vdot(np.asarray(t.grad, dtype=np.float64), direction))
-            cmp = gradients.compare(
-                np.array([analytic]), de, eps=self.eps, rtol=self.rtol, atol=self.atol
-            )
-            if bool(np.any(cmp.mismatch)) and not bool(np.any(cmp.kink)):
-                failing_probe = True
-        n_sample = min(SAMPLED_ENTRIES, t.array.size)
-        flat = self.rng.choice(t.array.size, size=n_sample, replace=False)
-        indices = np.stack(np.unravel_index(np.sort(flat), shape), axis=1)
-        if failing_probe:
-            found = gradients.localise(
-                self.probe, [t.array], [t.grad], eps=self.eps, seed=self.seed
-            )
-            extra = np.array([list(index) for _, index in found], dtype=np.intp).reshape(
-                -1, len(shape)
-            )
-            if len(extra):
-                indices = np.unique(np.concatenate([extra, indices]), axis=0)
-        self._estimate(check, t, indices)
-        if failing_probe and not check.mismatch.any():
-            self.fail(
-                t.grad_name,
-                "mismatch",
-                msg.msg_probe_unlocalised(t.grad_name),
-            )
+        if t.grad is not None and t.array.size <= FULL_CHECK_LIMIT and t.grad.size == t.array.size:
+            est = gradients.partial_derivatives(self.probe, t.array, None, eps=self.eps)
+            self.nfev += int(est.nfev)
+            idx = tuple(np.asarray(est.index).T)
+            check.numeric[idx] = est.value
+            check.error[idx] = est.error
+            check.diagnosis = _diagnose_shape(t.grad_name, np.asarray(t.grad), check.numeric, est)
 
-    def _estimate(self, check: TensorCheck, t: _Tensor, indices: np.ndarray | None) -> None:
+    def _directional(self, group: list[_Tensor]) -> None:
+        """Gaussian probes over every entry of every tensor of ``group`` at once; only when
+        one disagrees, probes per tensor and localisation of the wrong entries.
+
+        The noise of the probe is measured once and shared by every engine call.  A probe
+        that straddles a kink decides nothing: the tensors it leaves open get a larger
+        sample of entries checked one by one.  Failures are recorded only at the end, so
+        a rerun one tensor at a time (see :meth:`_guarded`) does not repeat them.
+        """
+        checks = [self._new_check(t) for t in group]
+        arrays = [t.array for t in group]
+        grads = [np.asarray(t.grad, dtype=np.float64) for t in group]
+        joint = [[self.rng.standard_normal(a.shape) for a in arrays] for _ in range(JOINT_PROBES)]
+        results, sigma = self._probes(arrays, grads, joint, None)
+        failing = [(dirs, ratio) for dirs, (bad, _, ratio) in zip(joint, results, strict=True)
+                   if bad]
+        kinky = any(kink for _, kink, _ in results)
+        if len(group) == 1:
+            verdicts = ["fail" if failing else "kink" if kinky else "ok"]
+        elif failing:
+            # the failing direction restricted to one tensor carries exactly that tensor's
+            # share of the disagreement
+            directions = max(failing, key=lambda item: item[1])[0]
+            verdicts, ratios = [], []
+            for arr, grad, d in zip(arrays, grads, directions, strict=True):
+                (bad, kink, ratio), _ = self._probes([arr], [grad], [[d]], sigma)
+                verdicts.append("fail" if bad else "kink" if kink else "ok")
+                ratios.append(ratio)
+            if all(v == "ok" for v in verdicts):  # shares each within tolerance: the worst
+                verdicts[int(np.argmax(ratios))] = "fail"
+        elif kinky:  # fresh probes of each tensor alone: a kink may lie in one tensor only
+            verdicts = []
+            for arr, grad in zip(arrays, grads, strict=True):
+                own = [[self.rng.standard_normal(arr.shape)] for _ in range(JOINT_PROBES)]
+                alone, _ = self._probes([arr], [grad], own, sigma)
+                if any(disagrees for disagrees, _, _ in alone):
+                    verdicts.append("fail")
+                else:
+                    verdicts.append("kink" if any(k for _, k, _ in alone) else "ok")
+        else:
+            verdicts = ["ok"] * len(group)
+        f0 = float(self.probe())
+        self.nfev += 1
+        unlocalised = []
+        for t, check, grad, verdict in zip(group, checks, grads, verdicts, strict=True):
+            size = t.array.size
+            n_sample = min(FALLBACK_ENTRIES if verdict == "kink" else SAMPLED_ENTRIES, size)
+            flat = np.sort(self.rng.choice(size, size=n_sample, replace=False))
+            indices = np.stack(np.unravel_index(flat, t.array.shape), axis=1)
+            if verdict == "fail":
+                extra = self._localise(t.array, grad, sigma)
+                if len(extra):
+                    indices = np.unique(np.concatenate([extra, indices]), axis=0)
+            self._estimate(check, t, indices, noise=sigma, f0=f0)
+            if verdict == "fail" and not check.mismatch.any():
+                unlocalised.append(t.grad_name)
+        for name in unlocalised:
+            self.fail(name, "mismatch", msg.msg_probe_unlocalised(name))
+
+    def _probes(
+        self,
+        arrays: list[np.ndarray],
+        grads: list[np.ndarray],
+        directions: list[list[np.ndarray]],
+        sigma: float | None,
+    ) -> tuple[list[tuple[bool, bool, float]], float]:
+        """Directional probes of ``arrays`` (the noise measured once when ``sigma`` is None):
+        for each, (disagrees, straddles a kink, disagreement / tolerance); and the noise."""
+        from derivcheck import gradients
+
+        ests = gradients.directional_derivatives(
+            self.probe, arrays, directions, eps=self.eps, noise=sigma
+        )
+        results = []
+        for est, dirs in zip(ests, directions, strict=True):
+            self.nfev += int(est.nfev)
+            expected = 0.0
+            spread = 0.0  # sum |g| |d|: the scale of the rounding in ``expected`` itself
+            for g, d in zip(grads, dirs, strict=True):
+                expected += float(np.vdot(g, d))
+                spread += float(np.vdot(np.abs(g), np.abs(d)))
+            cmp = gradients.compare(
+                np.array([expected]), est, eps=self.eps, rtol=self.rtol, atol=self.atol
+            )
+            tol = float(cmp.tol[0])
+            if self.rtol is None and self.atol is None:
+                tol += gradients.ULPS * self.eps * spread
+            diff = abs(expected - est.value)
+            if est.kink:
+                results.append((False, True, 0.0))
+            elif not diff <= tol:  # NaN disagrees
+                ratio = diff / tol if tol > 0 and math.isfinite(diff) else math.inf
+                results.append((True, False, ratio))
+            else:
+                results.append((False, False, diff / tol if tol > 0 else 0.0))
+        return results, float(ests[0].noise)
+
+    def _counted(self, run: Callable[[Callable[[], float]], Any]) -> Any:
+        """``run(probe)``, adding to ``nfev`` the evaluations it made (for engine calls that
+        do not report them)."""
+        probe, calls = self.probe, 0
+
+        def counted() -> float:
+            nonlocal calls
+            calls += 1
+            return probe()
+
+        try:
+            return run(counted)
+        finally:
+            self.nfev += calls
+
+    def _localise(self, array: np.ndarray, grad: np.ndarray, sigma: float) -> np.ndarray:
+        """Indices of the wrong entries of one tensor found by group testing, shape (k, ndim)."""
+        from derivcheck import gradients
+
+        found = self._counted(
+            lambda f: gradients.localise(
+                f, [array], [grad], eps=self.eps, seed=self.seed, noise=sigma
+            )
+        )
+        return np.array([list(index) for _, index in found], dtype=np.intp).reshape(
+            -1, array.ndim
+        )
+
+    def _estimate(
+        self,
+        check: TensorCheck,
+        t: _Tensor,
+        indices: np.ndarray | None,
+        noise: float | None = None,
+        f0: float | None = None,
+    ) -> None:
         from derivcheck import gradients
 
         grad = np.asarray(t.grad)
@@ -911,7 +1027,7 @@ class _LayerCheck:
             grad.reshape(-1) if indices is None else grad[tuple(np.asarray(indices).T)]
         ).astype(np.float64)
         est = gradients.partial_derivatives(
-            self.probe, t.array, indices, analytic=analytic, eps=self.eps
+            self.probe, t.array, indices, analytic=analytic, eps=self.eps, noise=noise, f0=f0
         )
         self.nfev += int(est.nfev)
         cmp = gradients.compare(analytic, est, eps=self.eps, rtol=self.rtol, atol=self.atol)
