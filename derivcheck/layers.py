@@ -35,6 +35,8 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import inspect
 import math
 import numbers
@@ -182,6 +184,7 @@ class _Snapshot:
         self.generators: list[tuple[Any, Any]] = []
         self._visit(root, 0, set())
         self.random_state = np.random.get_state()
+        self.random_fingerprint = _global_fingerprint()
 
     def _visit(self, obj: Any, depth: int, seen: set[int]) -> None:
         if id(obj) in seen or depth > 3 or not _is_plain_object(obj):
@@ -213,7 +216,41 @@ class _Snapshot:
                     np.copyto(original, saved)
         for gen, state in self.generators:
             _set_generator_state(gen, state)
-        np.random.set_state(self.random_state)
+        if not self.global_random_unchanged():
+            np.random.set_state(self.random_state)
+
+    @property
+    def cached_gaussian(self) -> bool:
+        """numpy's global generator holds a cached Gaussian, whose use does not move it."""
+        state = self.random_state
+        if isinstance(state, dict):  # the global generator is not an MT19937
+            return bool(state.get("has_gauss", True))
+        return bool(state[3])
+
+    def global_random_unchanged(self) -> bool:
+        """numpy's global random state is as it was (a cheap test, False when unsure)."""
+        return (
+            self.random_fingerprint is not None
+            and not self.cached_gaussian
+            and _global_fingerprint() == self.random_fingerprint
+        )
+
+
+_MT19937_STATE_BYTES = 625 * 4  # uint32 key[624]; int pos
+
+
+def _global_fingerprint() -> bytes | None:
+    """The key and position of numpy's global MT19937, read in place: ~1 us, where
+    ``np.random.get_state`` copies the key entry by entry (~50 us, more than a small
+    layer's forward).  Without a cached Gaussian, any draw changes them.  None when the
+    global generator is not an MT19937 or cannot be read this way."""
+    try:
+        bit_generator = np.random.mtrand.get_bit_generator()
+        if not isinstance(bit_generator, np.random.MT19937):
+            return None
+        return ctypes.string_at(bit_generator.ctypes.state_address, _MT19937_STATE_BYTES)
+    except Exception:
+        return None
 
 
 def _set_generator_state(gen: Any, state: Any) -> None:
@@ -377,16 +414,33 @@ class _Adapter:
 def _takes_training(forward: Callable[..., Any], forward_kwargs: dict[str, Any]) -> bool:
     """Whether forward wants a second positional argument (the book's ``training`` flag)."""
     try:
-        sig = inspect.signature(forward)
+        positional = _positional_parameters(forward)
     except (TypeError, ValueError):
         return False
-    positional = [
-        p for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
     if len(positional) < 2 or positional[1].name in forward_kwargs:
         return False
     second = positional[1]
     return second.default is inspect.Parameter.empty or second.name == "training"
+
+
+def _positional_parameters(forward: Callable[..., Any]) -> tuple[inspect.Parameter, ...]:
+    """The positional parameters of ``forward``: per class, a bound method's signature
+    costs more than a small layer's forward."""
+    function = getattr(forward, "__func__", None)
+    if function is not None and inspect.isfunction(function):
+        return _function_positionals(function)[1:]  # without self
+    return _positionals(inspect.signature(forward))
+
+
+@functools.lru_cache(maxsize=256)
+def _function_positionals(function: Callable[..., Any]) -> tuple[inspect.Parameter, ...]:
+    return _positionals(inspect.signature(function))
+
+
+def _positionals(sig: inspect.Signature) -> tuple[inspect.Parameter, ...]:
+    return tuple(
+        p for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    )
 
 
 def book_penalty(layer: Any) -> Any:
@@ -458,8 +512,10 @@ class _LayerCheck:
         atol: float | None,
         forward_kwargs: dict[str, Any],
         penalty: Callable[[Any], Any] | None,
+        cached_gaussian: bool = True,
     ) -> None:
         self.layer = layer
+        self.cached_gaussian = cached_gaussian
         self.x = x
         self.x0 = x.copy()
         self.y_true = y_true
@@ -527,14 +583,24 @@ class _LayerCheck:
             ad.pass_training = _takes_training(layer.forward, ad.forward_kwargs)
         self._freeze_randomness()
 
-        # first forward: what kind of object is this, and what does forward touch?
-        np.random.seed(RANDOM_SEED)
-        gstate = np.random.get_state()
+        # first forward: what kind of object is this, and what does forward touch?  Does it
+        # draw from numpy's global generator?  Without a cached Gaussian any draw moves the
+        # generator, which its fingerprint shows; otherwise seed first (clears the cache)
+        gstate = None
+        fingerprint = None if self.cached_gaussian else _global_fingerprint()
+        if fingerprint is None:
+            np.random.seed(RANDOM_SEED)
+            fingerprint = _global_fingerprint()
+            if fingerprint is None:
+                gstate = np.random.get_state()
         gen_states = [_generator_state(g) for g, _ in ad.generators]
-        ad.reseed_global = False  # seeded just above; the state after forward tells if it draws
+        ad.reseed_global = False  # the state after forward tells if it draws
         returned = self.call("forward", lambda: ad.forward_raw(self.x))
         self._check_inputs_unchanged("forward")
-        ad.reseed_global = not _same_state(gstate, np.random.get_state())
+        if gstate is not None:
+            ad.reseed_global = not _same_state(gstate, np.random.get_state())
+        else:
+            ad.reseed_global = _global_fingerprint() != fingerprint
         ad.generators = [
             (g, s)
             for (g, s), s_before in zip(ad.generators, gen_states, strict=True)
@@ -1381,6 +1447,7 @@ def check_layer(
                 atol=atol,
                 forward_kwargs=forward_kwargs or {},
                 penalty=penalty,
+                cached_gaussian=snapshot.cached_gaussian,
             )
             return check.run()
     finally:

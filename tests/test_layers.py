@@ -338,6 +338,50 @@ def test_layer_is_unchanged(name):
     assert after[2] == random_state[2] and np.array_equal(after[1], random_state[1])
 
 
+class _GlobalNoiseScale:
+    """output = inputs * s with one legacy Gaussian draw s per forward; backward uses the s of
+    the last forward.  Correct only when the check freezes numpy's global generator."""
+
+    def forward(self, inputs):
+        self.scale = 1.0 + 0.5 * np.random.standard_normal()
+        self.output = inputs * self.scale
+
+    def backward(self, dvalues):
+        self.dinputs = dvalues * self.scale
+
+
+def _global_states_equal(a, b):
+    return a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2:] == b[2:]
+
+
+@pytest.mark.parametrize("cached_gaussian", [False, True])
+@pytest.mark.parametrize("mode", ["full", "directional"])
+def test_global_random_draws_are_frozen_and_the_state_restored(cached_gaussian, mode):
+    # one Gaussian draw uses a cached one (the generator does not move) when there is one:
+    # the check must see the draw either way, and restore the cache bit for bit
+    np.random.seed(7)
+    if cached_gaussian:
+        np.random.standard_normal()
+    state = np.random.get_state()
+    assert bool(state[3]) == cached_gaussian
+    rep = check_layer(_GlobalNoiseScale(), np.arange(1.0, 7.0).reshape(2, 3), mode=mode)
+    assert rep.ok, str(rep)
+    assert lr.msg_randomness() in rep.notes
+    assert _global_states_equal(np.random.get_state(), state)
+
+
+@pytest.mark.parametrize("cached_gaussian", [False, True])
+def test_global_state_kept_when_forward_draws_nothing(cached_gaussian):
+    np.random.seed(11)
+    if cached_gaussian:
+        np.random.standard_normal()
+    state = np.random.get_state()
+    rep = run(make_case("Layer_Dense"))
+    assert rep.ok, str(rep)
+    assert lr.msg_randomness() not in rep.notes
+    assert _global_states_equal(np.random.get_state(), state)
+
+
 def test_layer_holding_a_generator_is_frozen_and_restored():
     class GeneratorDropout:
         def __init__(self):
