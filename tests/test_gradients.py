@@ -435,6 +435,42 @@ def test_directional_probes_catch_one_percent_bug(factor, caught):
         assert est.error < 1e-8 * abs(est.value)
 
 
+def test_directional_derivatives_share_the_point_and_the_noise():
+    f, arrays, analytics = planted(64, 32, factor=1.01)
+    rng = np.random.default_rng(3)
+    directions = [[rng.standard_normal(a.shape) for a in arrays] for _ in range(3)]
+    calls = 0
+
+    def counted() -> float:
+        nonlocal calls
+        calls += 1
+        return f()
+
+    ests = g.directional_derivatives(counted, arrays, directions)
+    # f at the point once, the noise once (8), then 6 per direction
+    assert [e.nfev for e in ests] == [15, 6, 6] and calls == 27
+    sigma = ests[0].noise
+    assert all(e.noise == sigma for e in ests) and sigma >= 0
+    for est, dirs in zip(ests, directions, strict=True):
+        alone = g.directional_derivative(f, arrays, dirs, noise=sigma)
+        assert abs(est.value - alone.value) <= est.error + alone.error
+        expected = sum(float(np.vdot(a, d)) for a, d in zip(analytics, dirs, strict=True))
+        assert g.compare(expected, est, eps=F64).mismatch.tolist() == [True]  # the 1 % bug
+    given = g.directional_derivatives(f, arrays, directions[:1], noise=sigma)
+    assert given[0].nfev == 7 and given[0].noise == sigma
+
+
+def test_partial_derivatives_with_f0_given_saves_one_evaluation():
+    _, f, arrays, exact, _ = dense_case(8, 6, 5)
+    w = arrays["weights"]
+    a = exact["weights"].reshape(-1)
+    est = g.partial_derivatives(f, w, analytic=a, noise=0.0)
+    est_f0 = g.partial_derivatives(f, w, analytic=a, noise=0.0, f0=f())
+    assert est_f0.nfev == est.nfev - 1
+    np.testing.assert_array_equal(est_f0.value, est.value)
+    assert g.compare(a, est_f0, eps=F64).ok
+
+
 def test_directional_derivative_of_a_quadratic_is_exact():
     w = np.array([1.0, -2.0, 0.5])
     u = np.array([[0.3, 0.1]])
@@ -690,6 +726,13 @@ def test_validation_messages():
          "`rtol` must be a non-negative finite float"),
         (lambda: g.compare([1.0, 2.0], g.DirectionalEstimate(1.0, 0.0, False, 1), eps=F64),
          "`analytic` has shape (2,), expected ()"),
+        (lambda: g.partial_derivatives(f, w, f0=np.nan), "`f0` must be a finite float"),
+        (lambda: g.partial_derivatives(f, w, f0=text), "`f0` must be a finite float"),
+        (lambda: g.directional_derivatives(f, [w], []), "`directions` must be a non-empty"),
+        (lambda: g.directional_derivatives(f, [w], [[w], [np.ones(2)]]),
+         "`directions[1][0]` has shape (2,), expected (3,)"),
+        (lambda: g.directional_derivatives(f, [w], [[np.zeros(3)]]),
+         "`directions[0]` must not be all zero"),
         (lambda: g.localise(f, [w], [np.ones(2)], eps=F64), "`analytics[0]` has shape (2,)"),
         (lambda: g.localise(f, [w], [w], eps=F64, max_entries=0), "`max_entries` must be"),
         (lambda: g.localise(f, [w], [w], eps=F64, max_evals=0), "`max_evals` must be"),

@@ -700,13 +700,113 @@ def test_explicit_params():
 # --- modes, precision, references ------------------------------
 
 
+class _DenseOneEntryOff(book.Layer_Dense):
+    """The book's Dense with ``d<tensor>[where]`` multiplied by ``factor``."""
+
+    def __init__(self, n_in, n_out, tensor, where, factor):
+        super().__init__(n_in, n_out)
+        self.tensor, self.where, self.factor = tensor, where, factor
+
+    def backward(self, dvalues):
+        super().backward(dvalues)
+        getattr(self, "d" + self.tensor)[self.where] *= self.factor
+
+
+def _dense(n_in, n_out, batch, seed=0, tensor="weights", where=(0, 0), factor=1.0, dtype=None):
+    np.random.seed(seed)
+    layer = _DenseOneEntryOff(n_in, n_out, tensor, where, factor)
+    layer.biases = 0.1 * np.random.default_rng(seed + 1).standard_normal((1, n_out))
+    x = np.random.default_rng(seed + 2).standard_normal((batch, n_in))
+    if dtype is not None:
+        layer.weights, layer.biases = layer.weights.astype(dtype), layer.biases.astype(dtype)
+        x = x.astype(dtype)
+    return layer, x
+
+
+@pytest.mark.parametrize(
+    "n_in, n_out, where", [(64, 32, (63, 31)), (64, 32, (5, 17)), (784, 128, (517, 93))]
+)
+@pytest.mark.parametrize("factor", [1.01, 0.99])
+def test_directional_mode_catches_one_dweights_entry_off_by_one_percent(n_in, n_out, where, factor):
+    layer, x = _dense(n_in, n_out, 32, where=where, factor=factor)
+    rep = check_layer(layer, x, mode="directional")
+    assert [(f.tensor, f.index, f.kind) for f in rep.failures] == [("dweights", where, "mismatch")]
+    assert rep.tensors["dweights"].diagnosis == lr.diag_one_entry("dweights", where)
+    # a few entries one by one besides the wrong one: detection does not check every entry
+    assert sum(rep.checked.values()) < 50
+    good, xg = _dense(n_in, n_out, 32)
+    rep = check_layer(good, xg, mode="directional")
+    assert rep.ok, str(rep)
+    assert rep.nfev < 60  # noise, two joint probes, a small sample: no per-tensor probes
+
+
+@pytest.mark.parametrize("tensor, where", [("biases", (0, 7)), ("inputs", (3, 2))])
+def test_directional_mode_names_the_tensor_of_the_wrong_entry(tensor, where):
+    layer, x = _dense(64, 32, 32, tensor=tensor, where=where, factor=1.01)
+    rep = check_layer(layer, x, mode="directional")
+    assert [(f.tensor, f.index) for f in rep.failures] == [("d" + tensor, where)], str(rep)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_correct_float32_dense_passes_directional_mode(seed):
+    layer, x = _dense(64, 32, 32, seed=seed, dtype=np.float32)
+    rep = check_layer(layer, x, mode="directional", seed=seed)
+    assert rep.ok, str(rep)
+    assert rep.dtype == "float32"
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("name", ["Activation_Softmax", "Activation_Sigmoid", "Activation_ReLU"])
+def test_correct_float32_activations_pass_directional_mode(name, seed):
+    case = make_case(name, seed=seed, batch=16, n_inputs=24)
+    rep = check_layer(case.layer, case.inputs.astype(np.float32), mode="directional", seed=seed)
+    assert rep.ok, str(rep)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_every_example_directional_mode(seed):
+    # shapes where a sample of a few entries covers little: the probes must decide
+    size = {"batch": 12, "n_inputs": 20}
+    for name in sorted(CORRECT) + sorted(KINK_CONVENTION):
+        rep = run(make_case(name, seed=seed, **size), mode="directional", seed=seed)
+        assert rep.ok, str(rep)
+    for name in sorted(CORRECT):
+        rep = run(make_case(name, seed=seed, at_kink=True, **size), mode="directional", seed=seed)
+        assert rep.ok, str(rep)
+    for name in sorted(BROKEN):
+        cls = BROKEN[name]
+        rep = run(make_case(name, seed=seed, **size), mode="directional", seed=seed)
+        assert not rep.ok, (name, str(rep))
+        tensors = {f.tensor for f in rep.failures}
+        if cls.defect == "mutation":
+            assert tensors == {"dvalues"}, (name, str(rep))
+        else:
+            assert tensors <= set(cls.wrong_gradients), (name, str(rep))
+
+
+def test_directional_mode_probes_straddling_kinks_fall_back_to_a_sample():
+    case = make_case("Activation_ReLU", batch=12, n_inputs=20, at_kink=True)
+    rep = run(case, mode="directional")
+    assert rep.ok, str(rep)
+    assert rep.checked == {"dinputs": 32}
+    assert rep.n_kinks > 0
+
+
+def test_directional_mode_read_only_parameter_is_reported_alone():
+    layer, x = _dense(64, 32, 32)
+    layer.biases.flags.writeable = False
+    rep = check_layer(layer, x, mode="directional")
+    assert [(f.tensor, f.kind) for f in rep.failures] == [("dbiases", "exception")]
+    assert rep.checked["dbiases"] == 0 and rep.checked["dweights"] > 0
+
+
 def test_directional_mode_localises_one_wrong_entry():
     case = make_case("Dense_OneWeightOffByOnePercent", batch=8, n_inputs=60, n_neurons=40)
     rep = run(case, mode="directional")
     assert not rep.ok
     assert [(f.tensor, f.index) for f in rep.failures] == [("dweights", (59, 39))]
     assert rep.checked["dweights"] < 60 * 40
-    assert "entries through 2 Gaussian probes per tensor" in str(rep)
+    assert "all 2,920 entries through 2 Gaussian probes per tensor" in str(rep)
     good = run(make_case("Layer_Dense", batch=8, n_inputs=60, n_neurons=40), mode="directional")
     assert good.ok, str(good)
 
