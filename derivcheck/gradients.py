@@ -30,7 +30,9 @@ How an entry is estimated:
 
 Directional probes move every entry at once along a seeded Gaussian direction
 (7 evaluations, the step divided by 4 while the estimate is dominated by
-truncation), and :func:`localise` bisects a failing probe down to entries.
+truncation; :func:`directional_derivatives` shares the point and the noise
+between several directions), and :func:`localise` bisects a failing probe
+down to entries.
 No SymPy here: numpy only.
 """
 

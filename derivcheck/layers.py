@@ -882,6 +882,8 @@ class _LayerCheck:
     def _numeric(self, tensors: list[_Tensor]) -> None:
         total = sum(t.array.size for t in tensors)
         full = self.mode == "full" or (self.mode == "auto" and total <= FULL_CHECK_LIMIT)
+        for t in tensors:  # the report lists the tensors in this order
+            self._new_check(t)
         for t in tensors:
             if full or not t.ok:
                 self._guarded([t], lambda group: self._numeric_tensor(group[0]))
@@ -1385,10 +1387,14 @@ def check_layer(
         derivatives of the traced forward (small layers only; the numeric
         check stands when tracing is impossible), or both.
     mode : {"auto", "full", "directional"}
-        ``"full"`` checks every entry; ``"directional"`` checks Gaussian
-        directional probes over all entries plus a seeded sample of entries,
-        localising any failing probe; ``"auto"`` is full up to
-        :data:`FULL_CHECK_LIMIT` entries in all.
+        ``"full"`` checks every entry.  ``"directional"`` measures the probe's
+        noise once and checks :data:`JOINT_PROBES` Gaussian directional probes,
+        each over every entry of every tensor at once, plus a seeded sample of
+        :data:`SAMPLED_ENTRIES` entries per tensor one by one; only when a probe
+        disagrees are the tensors probed separately and the wrong entries
+        localised (a tensor whose probes straddle a kink gets
+        :data:`FALLBACK_ENTRIES` sampled entries instead).  ``"auto"`` is full up
+        to :data:`FULL_CHECK_LIMIT` entries in all, directional above.
     seed : int, default 0
         Seeds the probe ``G``, the directions and the samples.
     rtol, atol : float, optional

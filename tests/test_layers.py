@@ -800,6 +800,14 @@ def test_directional_mode_read_only_parameter_is_reported_alone():
     assert rep.checked["dbiases"] == 0 and rep.checked["dweights"] > 0
 
 
+@pytest.mark.parametrize("mode", ["full", "directional"])
+def test_tensors_keep_their_order_when_one_gradient_is_missing(mode):
+    case = make_case("Dense_ForgetsBiasGrad", batch=12, n_inputs=20)
+    rep = run(case, mode=mode)
+    assert list(rep.tensors) == ["dinputs", "dweights", "dbiases"]
+    assert [(f.tensor, f.kind) for f in rep.failures] == [("dbiases", "missing")]
+
+
 def test_directional_mode_localises_one_wrong_entry():
     case = make_case("Dense_OneWeightOffByOnePercent", batch=8, n_inputs=60, n_neurons=40)
     rep = run(case, mode="directional")
