@@ -40,6 +40,7 @@ import functools
 import inspect
 import math
 import numbers
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -246,11 +247,27 @@ def _global_fingerprint() -> bytes | None:
     global generator is not an MT19937 or cannot be read this way."""
     try:
         bit_generator = np.random.mtrand.get_bit_generator()
-        if not isinstance(bit_generator, np.random.MT19937):
+        if not isinstance(bit_generator, np.random.MT19937) or not _fingerprint_is_the_state():
             return None
         return ctypes.string_at(bit_generator.ctypes.state_address, _MT19937_STATE_BYTES)
     except Exception:
         return None
+
+
+@functools.cache
+def _fingerprint_is_the_state() -> bool:
+    """Once per process: the bytes read in place are the key and position that
+    ``np.random.get_state`` reports (a numpy with another state layout gets the slow way)."""
+    try:
+        bit_generator = np.random.mtrand.get_bit_generator()
+        state = np.random.get_state()
+        if not isinstance(bit_generator, np.random.MT19937) or isinstance(state, dict):
+            return False
+        raw = ctypes.string_at(bit_generator.ctypes.state_address, _MT19937_STATE_BYTES)
+        key = np.asarray(state[1], dtype=np.uint32).tobytes()
+        return raw == key + int(state[2]).to_bytes(4, sys.byteorder, signed=True)
+    except Exception:
+        return False
 
 
 def _set_generator_state(gen: Any, state: Any) -> None:

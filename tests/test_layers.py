@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from derivcheck import layer_report as lr
+from derivcheck import layers as layers_module
 from derivcheck.errors import InputError
 from derivcheck.examples import BROKEN, CORRECT, KINK_CONVENTION, book, broken, chapters, make_case
 from derivcheck.layers import PROBE_SALT, check_jacobian, check_layer
@@ -354,9 +355,23 @@ def _global_states_equal(a, b):
     return a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2:] == b[2:]
 
 
+def test_global_random_state_is_read_in_place():
+    # the fast path (no np.random.get_state per check) is the one in use with this numpy
+    assert layers_module._fingerprint_is_the_state()
+    np.random.seed(3)
+    before = layers_module._global_fingerprint()
+    np.random.random()
+    assert before is not None and layers_module._global_fingerprint() != before
+
+
+@pytest.mark.parametrize("in_place", [True, False])
 @pytest.mark.parametrize("cached_gaussian", [False, True])
 @pytest.mark.parametrize("mode", ["full", "directional"])
-def test_global_random_draws_are_frozen_and_the_state_restored(cached_gaussian, mode):
+def test_global_random_draws_are_frozen_and_the_state_restored(
+    cached_gaussian, mode, in_place, monkeypatch
+):
+    if not in_place:  # the slow path: np.random.get_state compared
+        monkeypatch.setattr(layers_module, "_global_fingerprint", lambda: None)
     # one Gaussian draw uses a cached one (the generator does not move) when there is one:
     # the check must see the draw either way, and restore the cache bit for bit
     np.random.seed(7)
