@@ -899,18 +899,18 @@ class _LayerCheck:
     def _numeric(self, tensors: list[_Tensor]) -> None:
         total = sum(t.array.size for t in tensors)
         full = self.mode == "full" or (self.mode == "auto" and total <= FULL_CHECK_LIMIT)
-        for t in tensors:  # the report lists the tensors in this order
-            self._new_check(t)
         for t in tensors:
             if full or not t.ok:
                 self._guarded([t], lambda group: self._numeric_tensor(group[0]))
-        if full:
-            return
-        # every tensor is covered by each probe, so "probes per tensor" stays true
-        self.strategy = msg.strategy_directional(total, JOINT_PROBES)
-        live = [t for t in tensors if t.ok]
-        if live:
-            self._guarded(live, self._directional)
+        if not full:
+            # every tensor is covered by each probe, so "probes per tensor" stays true
+            self.strategy = msg.strategy_directional(total, JOINT_PROBES)
+            live = [t for t in tensors if t.ok]
+            if live:
+                self._guarded(live, self._directional)
+        # the report lists the tensors in this order
+        order = [t.grad_name for t in tensors if t.grad_name in self.tensors]
+        self.tensors = {name: self.tensors[name] for name in order}
 
     def _guarded(self, group: list[_Tensor], step: Callable[[list[_Tensor]], None]) -> None:
         """Run ``step`` on ``group``; when it raises, one tensor at a time, so the failure
