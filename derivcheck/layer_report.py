@@ -216,7 +216,7 @@ STRATEGY_FULL = "every entry"
 def strategy_directional(total: int, probes: int) -> str:
     return (
         f"a seeded sample one by one,\nand all {total:,} entries through {probes} Gaussian "
-        "probes per tensor"
+        "probes over every tensor at once"
     )
 
 

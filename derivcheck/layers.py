@@ -287,6 +287,12 @@ def _same_state(a: Any, b: Any) -> bool:
     return bool(a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2] == b[2])
 
 
+def _entries(index: np.ndarray, ndim: int) -> Any:
+    """The fancy index of an engine's ``(k, ndim)`` entry list; ``...`` for a 0-d tensor
+    (a scalar parameter such as PReLU's slope), whose entry list is ``(1, 0)``."""
+    return tuple(np.asarray(index).T) if ndim else Ellipsis
+
+
 def _put_back(array: np.ndarray, saved: np.ndarray) -> None:
     """Restore ``array``'s bits from ``saved`` when they differ (and it can be written)."""
     if array.flags.writeable and array.tobytes() != saved.tobytes():
@@ -903,7 +909,6 @@ class _LayerCheck:
             if full or not t.ok:
                 self._guarded([t], lambda group: self._numeric_tensor(group[0]))
         if not full:
-            # every tensor is covered by each probe, so "probes per tensor" stays true
             self.strategy = msg.strategy_directional(total, JOINT_PROBES)
             live = [t for t in tensors if t.ok]
             if live:
@@ -967,7 +972,7 @@ class _LayerCheck:
         if t.grad is not None and t.array.size <= FULL_CHECK_LIMIT and t.grad.size == t.array.size:
             est = gradients.partial_derivatives(self.probe, t.array, None, eps=self.eps)
             self.nfev += int(est.nfev)
-            idx = tuple(np.asarray(est.index).T)
+            idx = _entries(est.index, t.array.ndim)
             check.numeric[idx] = est.value
             check.error[idx] = est.error
             check.diagnosis = _diagnose_shape(t.grad_name, np.asarray(t.grad), check.numeric, est)
@@ -1020,8 +1025,10 @@ class _LayerCheck:
             size = t.array.size
             n_sample = min(FALLBACK_ENTRIES if verdict == "kink" else SAMPLED_ENTRIES, size)
             flat = np.sort(self.rng.choice(size, size=n_sample, replace=False))
-            indices = np.stack(np.unravel_index(flat, t.array.shape), axis=1)
-            if verdict == "fail":
+            indices: np.ndarray | None = None  # a 0-d parameter: its one entry is all of it
+            if t.array.ndim:
+                indices = np.stack(np.unravel_index(flat, t.array.shape), axis=1)
+            if verdict == "fail" and indices is not None:
                 extra = self._localise(t.array, grad, sigma)
                 if len(extra):
                     indices = np.unique(np.concatenate([extra, indices]), axis=0)
@@ -1116,7 +1123,7 @@ class _LayerCheck:
         )
         self.nfev += int(est.nfev)
         cmp = gradients.compare(analytic, est, eps=self.eps, rtol=self.rtol, atol=self.atol)
-        idx = tuple(np.asarray(est.index).T)
+        idx = _entries(est.index, t.array.ndim)
         check.numeric[idx] = est.value
         check.error[idx] = est.error
         check.checked[idx] = True

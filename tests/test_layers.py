@@ -829,7 +829,7 @@ def test_directional_mode_localises_one_wrong_entry():
     assert not rep.ok
     assert [(f.tensor, f.index) for f in rep.failures] == [("dweights", (59, 39))]
     assert rep.checked["dweights"] < 60 * 40
-    assert "all 2,920 entries through 2 Gaussian probes per tensor" in str(rep)
+    assert "all 2,920 entries through 2 Gaussian probes over every tensor at once" in str(rep)
     good = run(make_case("Layer_Dense", batch=8, n_inputs=60, n_neurons=40), mode="directional")
     assert good.ok, str(good)
 
@@ -1049,3 +1049,35 @@ def test_inputs_drawn_with_the_check_seed_do_not_hide_a_transpose(seed):
     rep = check_layer(broken.Dense_TransposedWeightsReshaped(4, 4), x, seed=seed)
     assert not rep.ok
     assert {f.tensor for f in rep.failures} == {"dweights"}
+
+
+class _PReLU:
+    """A layer with a 0-d parameter: the slope of the negative part."""
+
+    def __init__(self, alpha=0.25):
+        self.alpha = np.array(alpha)
+
+    def forward(self, inputs):
+        self.inputs = inputs
+        self.output = np.where(inputs > 0, inputs, self.alpha * inputs)
+
+    def backward(self, dvalues):
+        self.dinputs = np.where(self.inputs > 0, dvalues, self.alpha * dvalues)
+        self.dalpha = np.sum(np.where(self.inputs > 0, 0.0, self.inputs) * dvalues)
+
+
+class _PReLUWrongSlopeGradient(_PReLU):
+    def backward(self, dvalues):
+        super().backward(dvalues)
+        self.dalpha = np.sum(self.inputs * dvalues)  # forgot that positives do not use alpha
+
+
+@pytest.mark.parametrize("mode", ["full", "directional"])
+def test_zero_dimensional_parameter(mode):
+    x = np.random.default_rng(5).normal(size=(4, 3))
+    rep = check_layer(_PReLU(), x, mode=mode)
+    assert rep.ok, str(rep)
+    assert rep.checked["dalpha"] == 1
+    bad = check_layer(_PReLUWrongSlopeGradient(), x, mode=mode)
+    assert not bad.ok
+    assert {f.tensor for f in bad.failures} == {"dalpha"}
