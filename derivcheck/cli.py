@@ -82,7 +82,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--plot", metavar="FILE.png", help="draw the per-entry relative error (needs matplotlib)"
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress indicator on stderr")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     common(p)
 
     p = sub.add_parser("demo", help="the book's chapters 7-9, checked end to end")
@@ -281,10 +281,15 @@ def _cmd_layer(args: argparse.Namespace) -> int:
     y_true = _make_labels(args.labels, shape, rng)
     from derivcheck.layers import check_layer
 
-    with _Progress(enabled=not (args.no_progress or args.json)):
-        report = check_layer(
-            layer, inputs, y_true, mode=args.mode, reference=args.reference, seed=args.seed
-        )
+    report = check_layer(
+        layer,
+        inputs,
+        y_true,
+        mode=args.mode,
+        reference=args.reference,
+        seed=args.seed,
+        progress=_ProgressBar(enabled=not (args.no_progress or args.json)),
+    )
     _emit(report.to_dict() if args.json else report, args.json)
     if args.plot and not report.ok:
         from derivcheck.plot import plot_report
@@ -295,38 +300,37 @@ def _cmd_layer(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
-class _Progress:
-    """An elapsed-time indicator on stderr for checks that take more than a second."""
+class _ProgressBar:
+    """A progress bar on stderr, fed by ``check_layer(progress=...)``.
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self._stop = False
+    Drawn only on a terminal and only once the check has run for half a second,
+    so quick checks and piped output stay clean.
+    """
 
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            import threading
+    WIDTH = 24
 
-            self._thread = threading.Thread(target=self._run, daemon=True)
-            self._thread.start()
-        return self
+    def __init__(self, enabled: bool, stream: Any = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = enabled and self.stream.isatty()
+        self.start = time.perf_counter()
+        self.drawn = False
 
-    def _run(self) -> None:
-        start = time.perf_counter()
-        spinner = "|/-\\"
-        i = 0
-        while not self._stop:
-            time.sleep(0.1)
-            elapsed = time.perf_counter() - start
-            if elapsed > 1.0:
-                sys.stderr.write(f"\rchecking {spinner[i % 4]} {elapsed:5.1f} s")
-                sys.stderr.flush()
-                i += 1
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self._stop = True
-            self._thread.join()
-            sys.stderr.write("\r" + " " * 30 + "\r")
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.start
+        if done >= total:
+            if self.drawn:
+                self.stream.write("\r" + " " * 72 + "\r")
+                self.stream.flush()
+            return
+        if elapsed < 0.5:
+            return
+        filled = round(self.WIDTH * done / max(total, 1))
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        self.stream.write(f"\rchecking [{bar}] {done}/{total} {stage:<20.20} {elapsed:5.1f} s")
+        self.stream.flush()
+        self.drawn = True
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

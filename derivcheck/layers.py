@@ -536,8 +536,10 @@ class _LayerCheck:
         forward_kwargs: dict[str, Any],
         penalty: Callable[[Any], Any] | None,
         cached_gaussian: bool = True,
+        progress: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.layer = layer
+        self.progress = progress
         self.cached_gaussian = cached_gaussian
         self.x = x
         self.x0 = x.copy()
@@ -905,17 +907,25 @@ class _LayerCheck:
     def _numeric(self, tensors: list[_Tensor]) -> None:
         total = sum(t.array.size for t in tensors)
         full = self.mode == "full" or (self.mode == "auto" and total <= FULL_CHECK_LIMIT)
-        for t in tensors:
+        stages = len(tensors) if full else 1
+        for i, t in enumerate(tensors):
             if full or not t.ok:
+                self._report_progress(t.grad_name, i, stages)
                 self._guarded([t], lambda group: self._numeric_tensor(group[0]))
         if not full:
             self.strategy = msg.strategy_directional(total, JOINT_PROBES)
             live = [t for t in tensors if t.ok]
             if live:
+                self._report_progress("directional probes", 0, stages)
                 self._guarded(live, self._directional)
+        self._report_progress("done", stages, stages)
         # the report lists the tensors in this order
         order = [t.grad_name for t in tensors if t.grad_name in self.tensors]
         self.tensors = {name: self.tensors[name] for name in order}
+
+    def _report_progress(self, stage: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(stage, done, total)
 
     def _guarded(self, group: list[_Tensor], step: Callable[[list[_Tensor]], None]) -> None:
         """Run ``step`` on ``group``; when it raises, one tensor at a time, so the failure
@@ -991,8 +1001,9 @@ class _LayerCheck:
         grads = [np.asarray(t.grad, dtype=np.float64) for t in group]
         joint = [[self.rng.standard_normal(a.shape) for a in arrays] for _ in range(JOINT_PROBES)]
         results, sigma = self._probes(arrays, grads, joint, None)
-        failing = [(dirs, ratio) for dirs, (bad, _, ratio) in zip(joint, results, strict=True)
-                   if bad]
+        failing = [
+            (dirs, ratio) for dirs, (bad, _, ratio) in zip(joint, results, strict=True) if bad
+        ]
         kinky = any(kink for _, kink, _ in results)
         if len(group) == 1:
             verdicts = ["fail" if failing else "kink" if kinky else "ok"]
@@ -1100,9 +1111,7 @@ class _LayerCheck:
                 f, [array], [grad], eps=self.eps, seed=self.seed, noise=sigma
             )
         )
-        return np.array([list(index) for _, index in found], dtype=np.intp).reshape(
-            -1, array.ndim
-        )
+        return np.array([list(index) for _, index in found], dtype=np.intp).reshape(-1, array.ndim)
 
     def _estimate(
         self,
@@ -1381,6 +1390,7 @@ def check_layer(
     atol: float | None = None,
     forward_kwargs: dict[str, Any] | None = None,
     penalty: Callable[[Any], Any] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> LayerReport:
     """Check a layer's ``backward`` against its ``forward``, entry by entry.
 
@@ -1429,6 +1439,11 @@ def check_layer(
         ``penalty(layer) -> float`` added to the probe, whose gradient the
         backward adds to the parameter gradients.  Default: the book's L1/L2
         penalty (:func:`book_penalty`) when the layer has regularizer attributes.
+    progress : callable, optional
+        ``progress(stage, done, total)`` is called as the check moves on: before
+        each gradient's finite differences (``stage`` names the gradient, e.g.
+        ``"dweights"``), and once at the end with ``done == total``.  The command
+        line draws its progress bar with it.
 
     Returns
     -------
@@ -1462,6 +1477,8 @@ def check_layer(
     x, labels = _validate(
         layer, inputs, y_true, params, reference, mode, seed, rtol, atol, forward_kwargs, penalty
     )
+    if progress is not None and not callable(progress):
+        raise InputError(f"`progress` must be callable or None, got {progress!r}.")
     snapshot = _Snapshot(layer)
     try:
         with np.errstate(all="ignore"):
@@ -1478,6 +1495,7 @@ def check_layer(
                 forward_kwargs=forward_kwargs or {},
                 penalty=penalty,
                 cached_gaussian=snapshot.cached_gaussian,
+                progress=progress,
             )
             return check.run()
     finally:

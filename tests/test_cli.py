@@ -192,3 +192,56 @@ def test_help_is_fast_and_light():
     code, out, _ = run("--help")
     assert code == 0
     assert "claim" in out and "layer" in out and "demo" in out
+
+
+class _FakeTerminal:
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def test_progress_bar_draws_on_a_terminal_and_clears_at_the_end():
+    term = _FakeTerminal()
+    bar = cli._ProgressBar(enabled=True, stream=term)
+    bar.start -= 10  # as if the check had been running for 10 s
+    bar("dweights", 1, 3)
+    assert "checking [########................] 1/3 dweights" in term.text
+    bar("done", 3, 3)
+    assert term.text.endswith("\r" + " " * 72 + "\r")
+
+
+def test_progress_bar_is_silent_off_a_terminal_and_for_quick_checks():
+    term = _FakeTerminal()
+    term.isatty = lambda: False
+    bar = cli._ProgressBar(enabled=True, stream=term)
+    bar.start -= 10
+    bar("dweights", 1, 3)
+    assert term.text == ""
+    quick = _FakeTerminal()
+    bar = cli._ProgressBar(enabled=True, stream=quick)
+    bar("dweights", 1, 3)
+    bar("done", 3, 3)
+    assert quick.text == ""
+
+
+def test_check_layer_reports_progress_per_gradient():
+    import numpy as np
+
+    from derivcheck.examples import book
+    from derivcheck.layers import check_layer
+
+    calls = []
+    np.random.seed(0)
+    x = np.ones((2, 3))
+    check_layer(book.Layer_Dense(3, 2), x, progress=lambda *a: calls.append(a))
+    assert calls == [("dinputs", 0, 3), ("dweights", 1, 3), ("dbiases", 2, 3), ("done", 3, 3)]
+    with pytest.raises(InputError, match="`progress` must be callable"):
+        check_layer(book.Layer_Dense(3, 2), x, progress=3)
