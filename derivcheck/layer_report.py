@@ -420,6 +420,9 @@ class TensorCheck:
     dtype: str = "float64"
     diagnosis: str | None = None
     problems: list[str] = field(default_factory=list)
+    #: what the hand-written values are called in the text: the layer's backward, or
+    #: the hand-written Jacobian of check_jacobian
+    label: str = "BACKWARD"
 
     @classmethod
     def build(
@@ -540,7 +543,7 @@ class TensorCheck:
             num = float(self.numeric[index])
             sa, sn = _fmt_pair(a, num)
             err = _fmt_err(float(self.error[index]))
-            line = f" {_fmt_index(self.name, index)}: {sa} (BACKWARD), {sn} (NUMERIC ±{err})"
+            line = f" {_fmt_index(self.name, index)}: {sa} ({self.label}), {sn} (NUMERIC ±{err})"
             if self.symbolic is not None and not math.isnan(float(self.symbolic[index])):
                 line += f", {_fmt_pair(a, float(self.symbolic[index]))[1]} (SYMBOLIC)"
             lines.append(line)
@@ -551,7 +554,7 @@ class TensorCheck:
         lines.append(f"Max absolute difference among violations: {float(np.max(diff)):.8g}")
         lines.append(f"Max relative difference among violations: {float(np.max(rel)):.8g}")
         if self.diagnosis:
-            lines.append(self.diagnosis)
+            lines.append(self.diagnosis.replace("BACKWARD", self.label))
         return lines
 
 

@@ -1683,6 +1683,7 @@ def _jacobian_entries(
         tol=tol.reshape(shape),
         rule=rule,
         dtype=dtype,
+        label="JAC",
     )
     if check.n_mismatched:
         check.diagnosis = _diagnose(check, 1, None)

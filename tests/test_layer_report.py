@@ -253,3 +253,14 @@ def test_heatmap_data_has_every_tensor_array():
 )
 def test_message_strings(text, expected):
     assert text == expected
+
+
+def test_jacobian_report_calls_the_hand_written_values_jac():
+    import derivcheck as dc
+
+    a = np.random.default_rng(1).normal(size=(3, 4))
+    x = np.random.default_rng(2).normal(size=4)
+    text = str(dc.check_jacobian(lambda v: a @ v, lambda v: -a, x))
+    assert "(JAC), " in text
+    assert "BACKWARD" not in text
+    assert "Diagnosis: JAC is exactly -NUMERIC everywhere: the sign is flipped." in text
