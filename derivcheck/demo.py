@@ -128,8 +128,14 @@ def run_demo(seed: int = 0, as_json: bool = False) -> bool:
     out["mistakes"] = [r.to_dict() for _, r in mistakes]
 
     correct, faulty = _layer_cases(seed)
-    layer_reports = [(name, check_layer(layer, x, y, seed=seed)) for name, layer, x, y in correct]
-    broken_reports = [(name, check_layer(layer, x, y, seed=seed)) for name, layer, x, y in faulty]
+    layer_reports = [
+        (name, check_layer(layer, x, y, seed=seed, reference="both"))
+        for name, layer, x, y in correct
+    ]
+    broken_reports = [
+        (name, check_layer(layer, x, y, seed=seed, reference="both"))
+        for name, layer, x, y in faulty
+    ]
     as_expected &= all(r.ok for _, r in layer_reports) and not any(r.ok for _, r in broken_reports)
     out["layers"] = {name: r.to_dict() for name, r in layer_reports}
     out["broken_layers"] = {name: r.to_dict() for name, r in broken_reports}
@@ -145,7 +151,7 @@ def run_demo(seed: int = 0, as_json: bool = False) -> bool:
     for _, mistake in mistakes:
         print(mistake)
         print()
-    _section("Chapter 9: the book's network, layer by layer")
+    _section("Chapter 9: the book's network, layer by layer, against central differences and SymPy")
     for name, layer_report in layer_reports:
         print(f"{name}: {'ok' if layer_report.ok else 'FAILED'}")
         print(_indent(str(layer_report)))
