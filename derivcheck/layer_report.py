@@ -17,8 +17,8 @@ Examples
 (True, {'dinputs': 2})
 >>> print(rep)
 Activation_Linear: OK (float64, seed=0)
-Checked dinputs (2 entries): every entry (mode=full), against the numeric gradient,
-tolerance from error estimate.
+Checked 2 entries (dinputs 2): every entry (mode=full).
+Compared with the numeric gradient; tolerance from error estimate.
 """
 
 from __future__ import annotations
@@ -614,20 +614,15 @@ class LayerReport:
         }.get(self.reference, f"against the {self.reference} gradient")
 
     def _checked_line(self) -> str:
-        parts = [
-            f"{name} ({_plural(t.n_checked, 'entry', 'entries')})"
-            for name, t in self.tensors.items()
-            if t.n_checked
-        ]
+        parts = [f"{name} {t.n_checked}" for name, t in self.tensors.items() if t.n_checked]
         if not parts:
             return "Checked nothing."
         total = sum(t.n_checked for t in self.tensors.values())
-        what = ", ".join(parts)
-        if len(parts) > 1:
-            what += f": {total} entries"
+        reference = self._reference_text().removeprefix("against ")
         return (
-            f"Checked {what}: {self.strategy} (mode={self.mode}), {self._reference_text()},\n"
-            f"{self._rule()}."
+            f"Checked {_plural(total, 'entry', 'entries')} ({', '.join(parts)}): "
+            f"{self.strategy} (mode={self.mode}).\n"
+            f"Compared with {reference}; {self._rule()}."
         )
 
     def _kink_line(self) -> str | None:

@@ -73,8 +73,8 @@ def test_failing_text_is_pinned():
         "Diagnosis: BACKWARD is exactly NUMERIC / 2 everywhere: a factor of 2 is missing.\n"
         "\n"
         "Passed: dinputs (6 entries).\n"
-        "Checked dinputs (6 entries), dweights (6 entries): 12 entries: every entry (mode=full), "
-        "against the numeric gradient,\ntolerance from error estimate."
+        "Checked 12 entries (dinputs 6, dweights 6): every entry (mode=full).\n"
+        "Compared with the numeric gradient; tolerance from error estimate."
     )
     assert not rep.ok and not bool(rep)
     assert rep.checked == {"dinputs": 6, "dweights": 6}
@@ -109,8 +109,8 @@ def test_passing_text_is_pinned_with_kinks_and_notes():
     )
     assert str(rep) == (
         "Activation_ReLU: OK (float64, seed=3)\n"
-        "Checked dinputs (5 entries): every entry (mode=full), against the numeric gradient,\n"
-        "tolerance from error estimate.\n"
+        "Checked 5 entries (dinputs 5): every entry (mode=full).\n"
+        "Compared with the numeric gradient; tolerance from error estimate.\n"
         "Skipped 3 entries at a kink (left and right slopes differ): dinputs[1], dinputs[3], "
         "dinputs[4]\n"
         "Note: something."
@@ -123,7 +123,7 @@ def test_checked_line_totals_several_tensors():
     rep.failures.clear()
     rep.tensors["dweights"].mismatch[...] = False
     text = str(rep)
-    assert "Checked dinputs (6 entries), dweights (6 entries): 12 entries: every entry" in text
+    assert "Checked 12 entries (dinputs 6, dweights 6): every entry (mode=full)." in text
 
 
 def test_problem_messages_come_before_mismatch_blocks():

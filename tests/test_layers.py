@@ -214,8 +214,8 @@ def test_wrong_shape_report_text():
         "Diagnosis: dbiases reshaped to (1, 5) matches the numeric gradient: the values are "
         "right, only the shape is wrong.\n\n"
         "Passed: dinputs (12 entries), dweights (15 entries).\n"
-        "Checked dinputs (12 entries), dweights (15 entries): 27 entries: "
-        "every entry (mode=auto), against the numeric gradient,\ntolerance from error estimate."
+        "Checked 27 entries (dinputs 12, dweights 15): every entry (mode=auto).\n"
+        "Compared with the numeric gradient; tolerance from error estimate."
     )
 
 
@@ -887,7 +887,7 @@ def test_symbolic_reference_unavailable_leaves_the_numeric_check():
     rep = check_layer(Opaque(), X, reference="both")
     assert rep.ok, str(rep)
     assert any(note.startswith("Symbolic reference unavailable: ") for note in rep.notes)
-    assert rep.reference == "numeric" and "against the numeric gradient" in str(rep)
+    assert rep.reference == "numeric" and "Compared with the numeric gradient;" in str(rep)
     big = run(make_case("Layer_Dense", n_inputs=30, n_neurons=20), reference="symbolic")
     assert big.ok and big.reference == "numeric"
     assert lr.msg_symbolic_skipped(4 * 30 + 30 * 20 + 20, 500) in big.notes
