@@ -211,40 +211,28 @@ def _check_eps(eps: Any, arrays: Sequence[np.ndarray]) -> float:
     return value
 
 
-def _check_f_scale(f_scale: Any) -> float:
-    if f_scale is None:
-        return 0.0
+def _finite_float(value: Any, name: str, *, non_negative: bool) -> float:
+    """``float(value)``, or InputError naming the parameter."""
+    rule = "a non-negative finite float" if non_negative else "a finite float"
     try:
-        value = float(f_scale)
+        out = float(value)
     except (TypeError, ValueError):
-        raise InputError("`f_scale` must be a non-negative finite float.") from None
-    if not (math.isfinite(value) and value >= 0.0):
-        raise InputError("`f_scale` must be a non-negative finite float.")
-    return value
+        raise InputError(f"`{name}` must be {rule}.") from None
+    if not math.isfinite(out) or (non_negative and out < 0.0):
+        raise InputError(f"`{name}` must be {rule}.")
+    return out
+
+
+def _check_f_scale(f_scale: Any) -> float:
+    return 0.0 if f_scale is None else _finite_float(f_scale, "f_scale", non_negative=True)
 
 
 def _check_noise(noise: Any) -> float | None:
-    if noise is None:
-        return None
-    try:
-        value = float(noise)
-    except (TypeError, ValueError):
-        raise InputError("`noise` must be a non-negative finite float.") from None
-    if not (math.isfinite(value) and value >= 0.0):
-        raise InputError("`noise` must be a non-negative finite float.")
-    return value
+    return None if noise is None else _finite_float(noise, "noise", non_negative=True)
 
 
 def _check_f0(f0: Any) -> float | None:
-    if f0 is None:
-        return None
-    try:
-        value = float(f0)
-    except (TypeError, ValueError):
-        raise InputError("`f0` must be a finite float.") from None
-    if not math.isfinite(value):
-        raise InputError("`f0` must be a finite float.")
-    return value
+    return None if f0 is None else _finite_float(f0, "f0", non_negative=False)
 
 
 def _check_indices(indices: Any, shape: tuple[int, ...]) -> np.ndarray:
