@@ -270,6 +270,11 @@ def _cmd_layer(args: argparse.Namespace) -> int:
         layer = cls(*positional, **keywords)
     except Exception as exc:
         raise InputError(f"cannot construct {args.target}: {type(exc).__name__}: {exc}") from None
+    if args.labels == "none" and _looks_like_a_loss(layer):
+        raise InputError(
+            f"{args.target} looks like a loss (its forward takes labels): "
+            "pass --labels sparse, onehot, binary or real"
+        )
     rng = np.random.default_rng(args.seed)
     if args.labels == "none":
         inputs = rng.normal(size=shape)
@@ -298,6 +303,22 @@ def _cmd_layer(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"plot written to {args.plot}")
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _looks_like_a_loss(layer: Any) -> bool:
+    """Whether ``forward`` needs a second argument that is not ``training``."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(layer.forward).parameters.values())
+    except (AttributeError, TypeError, ValueError):
+        return False
+    required = [
+        p
+        for p in params
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    return len(required) >= 2 and required[1].name != "training"
 
 
 class _ProgressBar:

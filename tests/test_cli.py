@@ -163,6 +163,10 @@ def test_layer_json(capsys):
             ["layer", "derivcheck.examples.book:Layer_Dense", "--args", "1,2,3,4,5,6,7,8"],
             "cannot construct",
         ),
+        (
+            ["layer", "derivcheck.examples.book:Loss_MeanSquaredError"],
+            "looks like a loss (its forward takes labels): pass --labels",
+        ),
     ],
 )
 def test_layer_bad_input_exits_2(argv, message, capsys):
