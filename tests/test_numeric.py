@@ -551,3 +551,26 @@ def test_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# The book's chapter 7 table: a forward difference of f(x) = 2x² with delta = 0.0001
+# prints these slopes (truncation error 2·delta); the engine must remove that error.
+BOOK_FORWARD_SLOPES = {
+    0: 0.00019999999999999998,
+    1: 4.0001999999987845,
+    2: 8.000199999998785,
+    3: 12.000199999998785,
+    4: 16.000200000016548,
+}
+
+
+@pytest.mark.parametrize(("x", "printed"), sorted(BOOK_FORWARD_SLOPES.items()))
+def test_book_forward_difference_table_and_the_engine_removes_its_error(x, printed):
+    def f(t):
+        return 2 * t**2
+
+    x2 = x + 0.0001  # the book divides by x2 - x1, not by delta
+    assert (f(x2) - f(x)) / (x2 - x) == printed  # the book's own numbers, to the bit
+    est = numeric.derivative(f, float(x))
+    assert abs(est.value - 4 * x) <= max(10 * est.error, 1e-12)
+    assert abs(est.value - 4 * x) < 1e-9  # far below the forward difference's 2e-4
