@@ -341,17 +341,13 @@ def _off_kink_switch(
              if k not in own]
     for k in sorted(extra, key=sp.default_sort_key)[:MAX_KINK_NOTES]:
         for v in sorted(k.free_symbols, key=lambda s: s.name):
-            try:
-                poly = sp.Poly(k, v)
-            except sp.PolynomialError:
+            root = symbolic.linear_root(k, v)
+            if root is None:
                 continue
-            if poly.degree() != 1:
-                continue
-            c1, c0 = poly.all_coeffs()
             for point in points[:2]:
                 exact = {s: sp.Rational(repr(point[s.name])) for s in symbols if s != v}
                 try:
-                    at = (-c0 / c1).subs(exact)
+                    at = root.subs(exact)
                     full = {**exact, v: at}
                     a, b = expected.subs(full), claimed.subs(full)
                 except (TypeError, ValueError, ZeroDivisionError):
@@ -380,15 +376,11 @@ def _kink_notes(expr: sp.Expr, expected: sp.Expr, claimed: sp.Expr, wrt: sp.Symb
     for k in symbolic.kink_set(expr):
         if wrt not in k.free_symbols or len(notes) >= MAX_KINK_NOTES:
             continue
-        try:
-            poly = sp.Poly(k, wrt)
-        except sp.PolynomialError:
-            poly = None
-        if poly is None or poly.degree() != 1:
+        root = symbolic.linear_root(k, wrt)
+        if root is None:
             notes.append(report.kink_note(f"{k} = 0", None, None))
             continue
-        c1, c0 = poly.all_coeffs()
-        at = sp.simplify(-c0 / c1) if sp.count_ops(c0) + sp.count_ops(c1) < 20 else -c0 / c1
+        at = sp.simplify(root) if sp.count_ops(root) < 20 else root
         where = f"{wrt} = {at}"
         try:
             claim_at = claimed.subs(wrt, at)

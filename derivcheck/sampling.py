@@ -236,17 +236,11 @@ def _switch_candidates(
     for i, v in enumerate(symbols):
         switches: set[float] = set()
         for k in kinks:
-            if v not in k.free_symbols:
+            root = symbolic.linear_root(k, v)
+            if root is None:
                 continue
             try:
-                poly = sp.Poly(k, v)
-            except sp.PolynomialError:
-                continue
-            if poly.degree() != 1:
-                continue
-            c1, c0 = poly.all_coeffs()
-            try:
-                at = float((-c0 / c1).subs({s: values[s] for s in symbols if s != v}))
+                at = float(root.subs({s: values[s] for s in symbols if s != v}))
             except (TypeError, ValueError, ZeroDivisionError):
                 continue
             if math.isfinite(at):

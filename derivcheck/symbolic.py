@@ -93,6 +93,25 @@ def _relational_zero(rel: Relational) -> sp.Expr:
     return sp.expand(rel.lhs - rel.rhs)
 
 
+def linear_root(kink: sp.Expr, var: sp.Symbol) -> sp.Expr | None:
+    """Where ``kink == 0`` when it is linear in `var`: ``-c0 / c1``; None otherwise.
+
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> linear_root(x - 2 * y, x), linear_root(x**2 - y, x)
+    (2*y, None)
+    """
+    if var not in kink.free_symbols:
+        return None
+    try:
+        poly = sp.Poly(kink, var)
+    except sp.PolynomialError:
+        return None
+    if poly.degree() != 1:
+        return None
+    c1, c0 = poly.all_coeffs()
+    return -c0 / c1
+
+
 def kink_set(expr: sp.Expr) -> list[sp.Expr]:
     """Expressions whose zero sets are the places where `expr` switches branch.
 
