@@ -875,26 +875,34 @@ def directional_derivatives(
     return _directional_estimates(f, arrs, flat, eps, f_scale, noise)
 
 
-def _check_directions(directions: Any, arrs: list[np.ndarray], name: str) -> np.ndarray:
-    """One direction given as one array per array: validated, flattened end to end."""
-    if isinstance(directions, np.ndarray) or not isinstance(directions, Sequence):
+def _flatten_like(values: Any, arrs: list[np.ndarray], name: str) -> np.ndarray:
+    """One array per array of `arrs`, same shapes: validated, flattened end to end."""
+    if isinstance(values, np.ndarray) or not isinstance(values, Sequence):
         raise InputError(f"`{name}` must be a sequence of arrays, one per array.")
-    if len(directions) != len(arrs):
+    if len(values) != len(arrs):
         raise InputError(
             f"`arrays` and `{name}` must have the same length "
-            f"({len(arrs)} != {len(directions)})."
+            f"({len(arrs)} != {len(values)})."
         )
-    dirs = []
-    for i, (a, d) in enumerate(zip(arrs, directions, strict=True)):
-        dd = np.asarray(d, dtype=np.float64)
-        if dd.shape != a.shape:
+    parts = []
+    for i, (a, v) in enumerate(zip(arrs, values, strict=True)):
+        vv = np.asarray(v, dtype=np.float64)
+        if vv.shape != a.shape:
             raise InputError(
-                f"`{name}[{i}]` has shape {dd.shape}, expected {a.shape} like `arrays[{i}]`."
+                f"`{name}[{i}]` has shape {vv.shape}, expected {a.shape} like `arrays[{i}]`."
             )
-        if not np.isfinite(dd).all():
-            raise InputError(f"`{name}[{i}]` must be finite.")
-        dirs.append(dd.reshape(-1))
-    direction = np.concatenate(dirs) if len(dirs) > 1 else dirs[0]
+        parts.append(vv.reshape(-1))
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def _check_directions(directions: Any, arrs: list[np.ndarray], name: str) -> np.ndarray:
+    """One direction given as one array per array: validated, flattened end to end."""
+    direction = _flatten_like(directions, arrs, name)
+    if not np.isfinite(direction).all():
+        # name the first array holding a non-finite entry, as the message always did
+        bounds = np.cumsum([a.size for a in arrs])
+        i = int(np.searchsorted(bounds, int(np.argmin(np.isfinite(direction))), side="right"))
+        raise InputError(f"`{name}[{i}]` must be finite.")
     if not direction.any():
         raise InputError(f"`{name}` must not be all zero.")
     return direction
@@ -1142,21 +1150,8 @@ def localise(
     """
     _check_callable(f)
     arrs = _check_arrays(arrays, "arrays")
-    if isinstance(analytics, np.ndarray) or not isinstance(analytics, Sequence):
-        raise InputError("`analytics` must be a sequence of arrays, one per array.")
-    if len(analytics) != len(arrs):
-        raise InputError(
-            f"`arrays` and `analytics` must have the same length ({len(arrs)} != {len(analytics)})."
-        )
-    grads = []
-    for i, (a, g) in enumerate(zip(arrs, analytics, strict=True)):
-        gg = np.asarray(g, dtype=np.float64)
-        if gg.shape != a.shape:
-            raise InputError(
-                f"`analytics[{i}]` has shape {gg.shape}, expected {a.shape} like `arrays[{i}]`."
-            )
-        grads.append(gg.reshape(-1))
-    grad = np.concatenate(grads)
+    grad = _flatten_like(analytics, arrs, "analytics")
+    grads = np.split(grad, np.cumsum([a.size for a in arrs])[:-1])  # per-array views
     eps_f = _check_eps(eps, arrs)
     scale_f = _check_f_scale(f_scale)
     sigma_given = _check_noise(noise)
