@@ -3,7 +3,7 @@
 All on the book's ``Layer_Dense`` (float64), the probe ``sum(output * G)``:
 
 (a) batch 32, 64 -> 32 (4,128 entries): derivcheck's full entry-by-entry check
-    (``check_layer(mode="full")``, and the engine ``derivcheck.gradients``
+    (``check_layer(mode="full")``, and the engine ``derivcheck.fd.arrays``
     driven directly) against ``torch.autograd.gradcheck`` (default slow mode)
     on the same numpy layer wrapped in a ``torch.autograd.Function``;
 (b) the directional mode: time, and whether it catches one ``dweights`` entry
@@ -190,7 +190,7 @@ def main() -> None:
     row("derivcheck check_layer(mode='full')", f"{t_full * 1e3:.1f} ms",
         f"ok={rep.ok}, nfev={getattr(rep, 'nfev', '?')}")
     t_eng, (ok_eng, nfev_eng) = best_of(lambda: engine_full(layer, x), 5)
-    row("derivcheck.gradients alone (probe written here)", f"{t_eng * 1e3:.1f} ms",
+    row("derivcheck.fd.arrays alone (probe written here)", f"{t_eng * 1e3:.1f} ms",
         f"ok={ok_eng}, nfev={nfev_eng}")
     f, _, _ = engine_probe(layer, x)
     t_f, _ = best_of(lambda: [f() for _ in range(1000)])

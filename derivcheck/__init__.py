@@ -16,8 +16,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from derivcheck.claims.report import Verdict
 from derivcheck.errors import InputError
-from derivcheck.report import Verdict
 
 __version__ = "0.1.0"
 
@@ -35,20 +35,20 @@ __all__ = [
 
 # public name -> module that defines it; imported on first access (PEP 562)
 _LAZY = {
-    "ClaimReport": "derivcheck.report",
-    "LayerReport": "derivcheck.layer_report",
-    "check_claim": "derivcheck.claims",
-    "check_derivative": "derivcheck.claims",
-    "check_gradient": "derivcheck.claims",
-    "check_jacobian": "derivcheck.layers",
-    "check_layer": "derivcheck.layers",
+    "ClaimReport": "derivcheck.claims.report",
+    "LayerReport": "derivcheck.layers.report",
+    "check_claim": "derivcheck.claims.api",
+    "check_derivative": "derivcheck.claims.api",
+    "check_gradient": "derivcheck.claims.api",
+    "check_jacobian": "derivcheck.layers.check",
+    "check_layer": "derivcheck.layers.check",
 }
 
 if TYPE_CHECKING:
-    from derivcheck.claims import check_claim, check_derivative, check_gradient
-    from derivcheck.layer_report import LayerReport
-    from derivcheck.layers import check_jacobian, check_layer
-    from derivcheck.report import ClaimReport
+    from derivcheck.claims.api import check_claim, check_derivative, check_gradient
+    from derivcheck.claims.report import ClaimReport
+    from derivcheck.layers.check import check_jacobian, check_layer
+    from derivcheck.layers.report import LayerReport
 
 
 def __getattr__(name: str) -> Any:

@@ -114,9 +114,9 @@ def run_demo(seed: int = 0, as_json: bool = False) -> bool:
     Correct rules and layers must pass; the classic mistakes and broken layers
     must be caught.  Prints the reports (or one JSON document).
     """
-    from derivcheck.claims import check_claim
-    from derivcheck.layers import check_layer
-    from derivcheck.report import summary_table
+    from derivcheck.claims.api import check_claim
+    from derivcheck.claims.report import summary_table
+    from derivcheck.layers.check import check_layer
 
     as_expected = True
     out: dict[str, Any] = {"seed": seed}

@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import derivcheck as dc
-from derivcheck import claims, symbolic
+from derivcheck.claims import api as claims
+from derivcheck.claims import symbolic
+from derivcheck.claims.report import ClaimReport, Verdict
 from derivcheck.errors import DomainError, InputError
-from derivcheck.report import ClaimReport, Verdict
 
 x, y, z = sp.symbols("x y z", real=True)
 

@@ -6,14 +6,14 @@ import sys
 
 import pytest
 
-from derivcheck import cli
+from derivcheck.cli import main as cli
 from derivcheck.errors import InputError
 
 
 def run(*argv, stdin=None):
     """The installed console script's behaviour, through ``python -m``."""
     proc = subprocess.run(
-        [sys.executable, "-m", "derivcheck.cli", *argv],
+        [sys.executable, "-m", "derivcheck", *argv],
         capture_output=True,
         text=True,
         input=stdin,
@@ -240,7 +240,7 @@ def test_check_layer_reports_progress_per_gradient():
     import numpy as np
 
     from derivcheck.examples import book
-    from derivcheck.layers import check_layer
+    from derivcheck.layers.check import check_layer
 
     calls = []
     np.random.seed(0)

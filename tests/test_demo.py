@@ -2,7 +2,7 @@
 
 import json
 
-from derivcheck.claims import check_claim
+from derivcheck.claims.api import check_claim
 from derivcheck.demo import BOOK_RULES, CLASSIC_MISTAKES, run_demo
 
 

@@ -1,4 +1,4 @@
-"""Tests of the array numeric engine, derivcheck.gradients.
+"""Tests of the array numeric engine, derivcheck.fd.arrays.
 
 Oracles: for a Dense layer the exact gradient of ``sum(output * G)`` is known in
 closed form (``x.T @ G``, ``G @ W.T``, ``G.sum(0)``), computed here in float64
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derivcheck import gradients as g
 from derivcheck.errors import InputError
+from derivcheck.fd import arrays as g
 
 F64 = float(np.finfo(np.float64).eps)
 F32 = float(np.finfo(np.float32).eps)

@@ -39,7 +39,7 @@ def test_unknown_attribute_raises_attribute_error():
 def test_import_is_light():
     # a fresh interpreter: nothing heavy may load with the package or the CLI module
     code = (
-        "import sys, derivcheck, derivcheck.cli, derivcheck.numeric, derivcheck.testing; "
+        "import sys, derivcheck, derivcheck.cli.main, derivcheck.numeric, derivcheck.testing; "
         "print(sorted(m for m in ('sympy', 'hypothesis', 'pytest', 'mpmath', 'matplotlib') "
         "if m in sys.modules))"
     )

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from derivcheck import layer_report as lr
-from derivcheck.layer_report import Failure, LayerReport, TensorCheck
+from derivcheck.layers import report as lr
+from derivcheck.layers.report import Failure, LayerReport, TensorCheck
 
 
 def _dweights_check(**kwargs):

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derivcheck import layer_report as lr
-from derivcheck import layers as layers_module
 from derivcheck.errors import InputError
 from derivcheck.examples import BROKEN, CORRECT, KINK_CONVENTION, book, broken, chapters, make_case
-from derivcheck.layers import PROBE_SALT, check_jacobian, check_layer
+from derivcheck.layers import check as layers_module
+from derivcheck.layers import report as lr
+from derivcheck.layers.check import PROBE_SALT, check_jacobian, check_layer
 
 
 def run(case, **kwargs):

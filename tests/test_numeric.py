@@ -19,8 +19,8 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derivcheck import numeric
 from derivcheck.errors import InputError
+from derivcheck.fd import scalar as numeric
 from derivcheck.numeric import EPS_FLOAT32, Estimate, derivative
 
 x = sp.Symbol("x", real=True)

@@ -1,4 +1,4 @@
-"""Tests for derivcheck.parse: text → SymPy without running the text."""
+"""Tests for derivcheck.claims.parse.expression: text → SymPy without running the text."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ import sympy
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from derivcheck.errors import InputError, ParseError, UnsafeInputError
-from derivcheck.parse import (
+from derivcheck.claims.parse.expression import (
     KNOWN_CONSTANTS,
     KNOWN_FUNCTIONS,
     MAX_EXPONENT,
@@ -25,6 +24,7 @@ from derivcheck.parse import (
     parse_expression,
     parse_symbol,
 )
+from derivcheck.errors import InputError, ParseError, UnsafeInputError
 
 x, y, z, u, b, m = sympy.symbols("x y z u b m", real=True)
 f, g = sympy.Function("f", real=True), sympy.Function("g", real=True)

@@ -5,11 +5,11 @@ import sys
 import numpy as np
 import pytest
 
-from derivcheck import cli
+from derivcheck.cli import main as cli
 from derivcheck.errors import InputError
 from derivcheck.examples import broken
-from derivcheck.layers import check_layer
-from derivcheck.plot import INSTALL_HINT, plot_report, relative_error_map
+from derivcheck.layers.check import check_layer
+from derivcheck.layers.plot import INSTALL_HINT, plot_report, relative_error_map
 
 
 def test_relative_error_map_values_and_shapes():

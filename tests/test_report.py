@@ -9,8 +9,8 @@ import sys
 import pytest
 
 import derivcheck as dc
-from derivcheck import report
-from derivcheck.report import ClaimReport, Verdict, summary_table
+from derivcheck.claims import report
+from derivcheck.claims.report import ClaimReport, Verdict, summary_table
 
 
 def _refuted() -> ClaimReport:
@@ -140,7 +140,7 @@ def test_formatting_helpers() -> None:
 
 def test_report_module_does_not_import_sympy() -> None:
     code = (
-        "import sys, derivcheck.report, derivcheck\n"
+        "import sys, derivcheck.claims.report, derivcheck\n"
         "assert 'sympy' not in sys.modules, 'sympy imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,9 +7,9 @@ import math
 import pytest
 import sympy as sp
 
-from derivcheck import sampling
+from derivcheck.claims import sampling
+from derivcheck.claims.sampling import draw, sample_points, validate_domain
 from derivcheck.errors import DomainError
-from derivcheck.sampling import draw, sample_points, validate_domain
 
 x, y = sp.symbols("x y", real=True)
 

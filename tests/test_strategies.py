@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from derivcheck import strategies as dcst
 from derivcheck.errors import InputError
+from derivcheck.testing import assert_layer_property
 
 
 @settings(max_examples=30, deadline=None)
@@ -66,7 +67,7 @@ def test_expressions_are_real_and_smooth(expr):
         (lambda: dcst.labels(0, 2), "`samples` must be a positive integer"),
         (lambda: dcst.expressions(()), "`variables` must be a non-empty list"),
         (lambda: dcst.expressions(("x y",)), "`variables` must be a non-empty list"),
-        (lambda: dcst.run_layer_property(3), "`make_layer` must be callable"),
+        (lambda: assert_layer_property(3), "`make_layer` must be callable"),
     ],
 )
 def test_argument_errors_name_the_argument(build, message):

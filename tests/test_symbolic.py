@@ -10,8 +10,8 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derivcheck import symbolic
-from derivcheck.symbolic import (
+from derivcheck.claims import symbolic
+from derivcheck.claims.symbolic import (
     decide_equal,
     derivative,
     float_function,

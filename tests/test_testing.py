@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from derivcheck import testing
-from derivcheck.claims import check_claim, check_derivative
+from derivcheck.claims.api import check_claim, check_derivative
 from derivcheck.errors import InputError
 from derivcheck.examples import book, broken
-from derivcheck.layers import check_layer
+from derivcheck.layers.check import check_layer
 
 
 def test_assert_derivative_returns_the_report():

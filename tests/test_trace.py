@@ -1,4 +1,4 @@
-"""Tests of derivcheck.trace: exact gradients of numpy forwards traced with SymPy.
+"""Tests of derivcheck.layers.trace.core: exact gradients of numpy forwards traced with SymPy.
 
 Oracles: closed-form gradients (written here, independently of the tracer),
 plain central differences of the same numpy forward, the book's worked numbers,
@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from derivcheck.errors import InputError, TraceError
-from derivcheck.trace import SymbolicArray, exact_gradients, trace_gradients
+from derivcheck.layers.trace.core import SymbolicArray, exact_gradients, trace_gradients
 
 # --------------------------------------------------------------------------- tiny layers
 # Plain copies of the book's forwards (final chapters), so these tests do not
@@ -694,6 +694,6 @@ def test_float32_point_and_zero_d_entries() -> None:
 
 
 def test_import_does_not_load_sympy() -> None:
-    code = "import sys, derivcheck.trace; print('sympy' in sys.modules)"
+    code = "import sys, derivcheck.layers.trace.core; print('sympy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

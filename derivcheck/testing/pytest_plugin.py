@@ -1,7 +1,7 @@
 """derivcheck's pytest plugin, registered through the ``pytest11`` entry point.
 
 Adds the options ``--derivcheck-seed`` and ``--derivcheck-max-examples`` and the
-``derivcheck`` fixture: the ``assert_*`` helpers of :mod:`derivcheck.testing`
+``derivcheck`` fixture: the ``assert_*`` helpers of :mod:`derivcheck.testing.asserts`
 with the session's seed filled in, so one command-line flag re-runs a whole
 suite's checks at another seed::
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from derivcheck import testing
+from derivcheck.testing import asserts as testing
 
 __all__ = ["DerivcheckFixture", "derivcheck"]
 

@@ -114,7 +114,7 @@ def _emit(payload: Any, as_json: bool) -> None:
 
 
 def _cmd_claim(args: argparse.Namespace) -> int:
-    from derivcheck.claims import check_claim
+    from derivcheck.claims.api import check_claim
 
     report = check_claim(args.text, domain=_parse_domain(args.domain), seed=args.seed)
     _emit(report.to_dict() if args.json else report, args.json)
@@ -140,8 +140,8 @@ def _check_rules(
     rules: Sequence[tuple[int | str, str]], seed: int, as_json: bool, title: str
 ) -> bool:
     """Check every claim, bad lines included; print a summary table. True if all ok."""
-    from derivcheck.claims import check_claim
-    from derivcheck.report import summary_table
+    from derivcheck.claims.api import check_claim
+    from derivcheck.claims.report import summary_table
 
     rows: list[tuple[str, Any]] = []
     payload = []
@@ -284,7 +284,7 @@ def _cmd_layer(args: argparse.Namespace) -> int:
         if args.labels in ("sparse", "onehot"):
             inputs /= inputs.sum(axis=-1, keepdims=True)
     y_true = _make_labels(args.labels, shape, rng)
-    from derivcheck.layers import check_layer
+    from derivcheck.layers.check import check_layer
 
     report = check_layer(
         layer,
@@ -297,7 +297,7 @@ def _cmd_layer(args: argparse.Namespace) -> int:
     )
     _emit(report.to_dict() if args.json else report, args.json)
     if args.plot and not report.ok:
-        from derivcheck.plot import plot_report
+        from derivcheck.layers.plot import plot_report
 
         plot_report(report, args.plot)
         if not args.json:

@@ -1,7 +1,7 @@
 """Check hand-derived derivative claims: SymPy decides, central differences witness.
 
 :func:`check_derivative`, :func:`check_gradient` and :func:`check_claim`
-return a :class:`~derivcheck.report.ClaimReport` whose verdict is one of
+return a :class:`~derivcheck.claims.report.ClaimReport` whose verdict is one of
 (DESIGN.md, "Verdicts"):
 
 - PROVEN: SymPy's derivative minus the claim is symbolically zero (or zero
@@ -35,9 +35,11 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from derivcheck import numeric, parse, report, sampling, symbolic
+from derivcheck.claims import report, sampling, symbolic
+from derivcheck.claims.parse import expression as parse
+from derivcheck.claims.report import ClaimReport, Verdict
 from derivcheck.errors import InputError
-from derivcheck.report import ClaimReport, Verdict
+from derivcheck.fd import scalar as numeric
 
 __all__ = ["check_claim", "check_derivative", "check_gradient"]
 

@@ -15,7 +15,7 @@ import numpy as np
 from derivcheck.errors import InputError
 
 if TYPE_CHECKING:
-    from derivcheck.layer_report import LayerReport
+    from derivcheck.layers.report import LayerReport
 
 __all__ = ["plot_report", "relative_error_map"]
 

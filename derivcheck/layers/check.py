@@ -8,14 +8,14 @@ scalar *probe* -- ``sum(output * G)`` with a seeded Gaussian ``G`` (plus the
 book's L1/L2 penalty when the layer has regularizers), or the mean loss for a
 loss -- whose exact gradient is what ``backward(G)`` must produce, and
 compares every gradient entry with central differences of the probe
-(:mod:`derivcheck.gradients`), and optionally with exact SymPy derivatives of
-the traced forward (:mod:`derivcheck.trace`).
+(:mod:`derivcheck.fd.arrays`), and optionally with exact SymPy derivatives of
+the traced forward (:mod:`derivcheck.layers.trace.core`).
 
 Before any finite difference, contracts that need none are checked: every
 gradient exists and has the shape of what it differentiates, nothing is NaN
 or inf, ``backward`` is linear in ``dvalues`` and modifies neither its
 ``dvalues`` nor the inputs.  Whatever goes wrong -- even an exception in
-``forward`` -- ends up in the returned :class:`~derivcheck.layer_report.LayerReport`;
+``forward`` -- ends up in the returned :class:`~derivcheck.layers.report.LayerReport`;
 only invalid arguments raise :class:`~derivcheck.errors.InputError`.
 
 The check never changes the layer: every attribute is rebound to what it
@@ -47,9 +47,9 @@ from typing import Any
 
 import numpy as np
 
-from derivcheck import layer_report as msg
 from derivcheck.errors import InputError, TraceError
-from derivcheck.layer_report import Failure, LayerReport, TensorCheck
+from derivcheck.layers import report as msg
+from derivcheck.layers.report import Failure, LayerReport, TensorCheck
 
 __all__ = ["check_jacobian", "check_layer"]
 
@@ -973,7 +973,7 @@ class _LayerCheck:
     def _numeric_tensor(self, t: _Tensor) -> None:
         """Every entry of ``t`` one by one; for an unusable gradient, the numeric gradient
         alone (small tensors), so that a wrong shape can be diagnosed."""
-        from derivcheck import gradients
+        from derivcheck.fd import arrays as gradients
 
         check = self._new_check(t)
         if t.ok:
@@ -1058,7 +1058,7 @@ class _LayerCheck:
     ) -> tuple[list[tuple[bool, bool, float]], float]:
         """Directional probes of ``arrays`` (the noise measured once when ``sigma`` is None):
         for each, (disagrees, straddles a kink, disagreement / tolerance); and the noise."""
-        from derivcheck import gradients
+        from derivcheck.fd import arrays as gradients
 
         ests = gradients.directional_derivatives(
             self.probe, arrays, directions, eps=self.eps, noise=sigma
@@ -1104,7 +1104,7 @@ class _LayerCheck:
 
     def _localise(self, array: np.ndarray, grad: np.ndarray, sigma: float) -> np.ndarray:
         """Indices of the wrong entries of one tensor found by group testing, shape (k, ndim)."""
-        from derivcheck import gradients
+        from derivcheck.fd import arrays as gradients
 
         found = self._counted(
             lambda f: gradients.localise(
@@ -1121,7 +1121,7 @@ class _LayerCheck:
         noise: float | None = None,
         f0: float | None = None,
     ) -> None:
-        from derivcheck import gradients
+        from derivcheck.fd import arrays as gradients
 
         grad = np.asarray(t.grad)
         analytic = (
@@ -1148,7 +1148,7 @@ class _LayerCheck:
         if total > SYMBOLIC_LIMIT:
             self.notes.append(msg.msg_symbolic_skipped(total, SYMBOLIC_LIMIT))
             return
-        from derivcheck import trace
+        from derivcheck.layers.trace import core as trace
 
         names = [t.name for t in tensors]
         point = {t.name: np.asarray(t.array, dtype=np.float64) for t in tensors}
@@ -1627,7 +1627,7 @@ def _jacobian_entries(
     failures: list[Failure],
     dtype: str,
 ) -> LayerReport:
-    from derivcheck import gradients
+    from derivcheck.fd import arrays as gradients
 
     cache: dict[bytes, np.ndarray] = {}
     calls = 0

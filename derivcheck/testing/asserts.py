@@ -4,7 +4,7 @@ Each takes the same arguments as its ``check_*`` twin, returns the report when
 the check passes, and raises :class:`AssertionError` carrying the report's text
 when it does not.  Bad input still raises :class:`derivcheck.InputError`.
 
->>> from derivcheck.testing import assert_derivative
+>>> from derivcheck.testing.asserts import assert_derivative
 >>> assert_derivative("x**3", "3*x**2", wrt="x").verdict
 <Verdict.PROVEN: 'proven'>
 >>> assert_derivative("x**3", "3*x", wrt="x")
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-    from derivcheck.layer_report import LayerReport
-    from derivcheck.report import ClaimReport
+    from derivcheck.claims.report import ClaimReport
+    from derivcheck.layers.report import LayerReport
 
 __all__ = [
     "assert_claim",
@@ -58,7 +58,7 @@ def assert_derivative(
     True
     """
     __tracebackhide__ = True
-    from derivcheck.claims import check_derivative
+    from derivcheck.claims.api import check_derivative
 
     return _raise_unless_ok(check_derivative(expr, claimed, wrt, domain=domain, seed=seed))
 
@@ -80,7 +80,7 @@ def assert_gradient(
     True
     """
     __tracebackhide__ = True
-    from derivcheck.claims import check_gradient
+    from derivcheck.claims.api import check_gradient
 
     return _raise_unless_ok(check_gradient(expr, claimed, wrt, domain=domain, seed=seed))
 
@@ -99,7 +99,7 @@ def assert_claim(
     True
     """
     __tracebackhide__ = True
-    from derivcheck.claims import check_claim
+    from derivcheck.claims.api import check_claim
 
     return _raise_unless_ok(check_claim(text, domain=domain, seed=seed))
 
@@ -122,7 +122,7 @@ def assert_layer(
     True
     """
     __tracebackhide__ = True
-    from derivcheck.layers import check_layer
+    from derivcheck.layers.check import check_layer
 
     return _raise_unless_ok(check_layer(layer, inputs, y_true, **kwargs))
 
@@ -144,7 +144,7 @@ def assert_jacobian(
     True
     """
     __tracebackhide__ = True
-    from derivcheck.layers import check_jacobian
+    from derivcheck.layers.check import check_jacobian
 
     return _raise_unless_ok(check_jacobian(fun, jac, x, seed=seed))
 
@@ -170,6 +170,6 @@ def assert_layer_property(
     >>> assert_layer_property(Layer_Dense, max_examples=5, seed=0)
     """
     __tracebackhide__ = True
-    from derivcheck.strategies import run_layer_property
+    from derivcheck.testing.properties import run_layer_property
 
     run_layer_property(make_layer, loss=loss, max_examples=max_examples, seed=seed)

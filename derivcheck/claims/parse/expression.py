@@ -20,7 +20,7 @@ The claim syntax (``d/dx EXPR = CLAIM``) is described in ``docs/claim-syntax.md`
 
 Examples
 --------
->>> from derivcheck.parse import parse_expression, parse_claim
+>>> from derivcheck.claims.parse.expression import parse_expression, parse_claim
 >>> parse_expression("3(2x^2)^5")
 96*x**10
 >>> claim = parse_claim("d/dx max(x, y) = 1(x > y)")

@@ -34,7 +34,7 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from derivcheck import report, symbolic
+from derivcheck.claims import report, symbolic
 from derivcheck.errors import DomainError
 
 __all__ = ["Draw", "draw", "sample_points", "validate_domain"]
