@@ -119,7 +119,7 @@ def engine_directional(layer: Layer_Dense, x: np.ndarray, probes: int = 4) -> tu
     caught = False
     for _ in range(probes):
         directions = [rng.standard_normal(a.shape) for a in arrays]
-        est = gradients.directional_derivative(f, arrays, directions, noise=noise)
+        est = gradients.directional_derivatives(f, arrays, [directions], noise=noise)[0]
         nfev += est.nfev
         expected = sum(float(np.vdot(g, d)) for g, d in zip(analytics, directions, strict=True))
         caught |= not gradients.compare(expected, est, eps=F64).ok

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from derivcheck.errors import InputError
 from derivcheck.fd import scalar as numeric
+from derivcheck.fd import steps
 from derivcheck.numeric import EPS_FLOAT32, Estimate, derivative
 
 x = sp.Symbol("x", real=True)
@@ -442,30 +443,30 @@ def test_complex_step_float32() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"f": 3}, numeric.MSG_F_NOT_CALLABLE),
-        ({"x": math.nan}, numeric.MSG_X_NOT_FINITE),
-        ({"x": -math.inf}, numeric.MSG_X_NOT_FINITE),
-        ({"x": "1.0"}, numeric.MSG_X_NOT_FINITE),
-        ({"x": True}, numeric.MSG_X_NOT_FINITE),
-        ({"x": 1 + 2j}, numeric.MSG_X_NOT_FINITE),
-        ({"x": np.array([1.0, 2.0])}, numeric.MSG_X_NOT_FINITE),
-        ({"step": 0.0}, numeric.MSG_STEP_INVALID),
-        ({"step": -1e-3}, numeric.MSG_STEP_INVALID),
-        ({"step": math.inf}, numeric.MSG_STEP_INVALID),
-        ({"step": math.nan}, numeric.MSG_STEP_INVALID),
-        ({"step": "1e-3"}, numeric.MSG_STEP_INVALID),
-        ({"eps": 0.0}, numeric.MSG_EPS_INVALID),
-        ({"eps": 1.0}, numeric.MSG_EPS_INVALID),
-        ({"eps": math.nan}, numeric.MSG_EPS_INVALID),
-        ({"eps": "float32"}, numeric.MSG_EPS_INVALID),
-        ({"complex_step": "yes"}, numeric.MSG_COMPLEX_STEP_INVALID),
-        ({"complex_step": 1}, numeric.MSG_COMPLEX_STEP_INVALID),
+        ({"f": 3}, "`f` must be callable, got int."),
+        ({"x": math.nan}, "`x` must be a finite float"),
+        ({"x": -math.inf}, "`x` must be a finite float"),
+        ({"x": "1.0"}, "`x` must be a finite float"),
+        ({"x": True}, "`x` must be a finite float"),
+        ({"x": 1 + 2j}, "`x` must be a finite float"),
+        ({"x": np.array([1.0, 2.0])}, "`x` must be a finite float"),
+        ({"step": 0.0}, "`step` must be a positive finite float"),
+        ({"step": -1e-3}, "`step` must be a positive finite float"),
+        ({"step": math.inf}, "`step` must be a positive finite float"),
+        ({"step": math.nan}, "`step` must be a positive finite float"),
+        ({"step": "1e-3"}, "`step` must be a positive finite float"),
+        ({"eps": 0.0}, "`eps` must be a finite float with 0 < eps < 1"),
+        ({"eps": 1.0}, "`eps` must be a finite float with 0 < eps < 1"),
+        ({"eps": math.nan}, "`eps` must be a finite float with 0 < eps < 1"),
+        ({"eps": "float32"}, "`eps` must be a finite float with 0 < eps < 1"),
+        ({"complex_step": "yes"}, "`complex_step` must be True or False"),
+        ({"complex_step": 1}, "`complex_step` must be True or False"),
     ],
 )
 def test_validation_messages(kwargs: dict[str, Any], message: str) -> None:
     args: dict[str, Any] = {"f": math.sin, "x": 1.0, **kwargs}
     f, point = args.pop("f"), args.pop("x")
-    with pytest.raises(InputError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(InputError, match=f"^{re.escape(message)}"):
         derivative(f, point, **args)
 
 
@@ -480,9 +481,12 @@ def test_f_must_return_a_scalar() -> None:
 
 
 def test_messages_are_scipy_style() -> None:
-    assert numeric.MSG_STEP_INVALID == "`step` must be a positive finite float."
-    assert numeric.MSG_F_NOT_CALLABLE == "`f` must be callable."
-    assert numeric.MSG_X_NOT_FINITE == "`x` must be a finite real number."
+    with pytest.raises(InputError) as info:
+        derivative(math.sin, 1.0, step=-1.0)
+    assert str(info.value) == "`step` must be a positive finite float, got -1.0."
+    with pytest.raises(InputError) as info:
+        derivative(3, 1.0)
+    assert str(info.value) == "`f` must be callable, got int."
 
 
 def test_accepts_numpy_and_int_points() -> None:
@@ -525,11 +529,11 @@ def test_user_step_is_honoured_and_representable() -> None:
 
 
 def test_step_helpers() -> None:
-    h = numeric._representable_step(1.0, 1e-3)
+    h = steps.representable_step(1.0, 1e-3)
     assert (1.0 + h) - 1.0 == h and abs(h - 1e-3) < 1e-15
-    assert numeric._representable_step(1e16, 1e-3) == math.ulp(1e16)
-    assert numeric._relative_step(-100.0, 1e-14, 0.5) == pytest.approx(1e-5)
-    assert numeric._relative_step(0.01, 1e-14, 0.5) == pytest.approx(1e-7)
+    assert steps.representable_step(1e16, 1e-3) == math.ulp(1e16)
+    assert steps.relative_step(-100.0, 1e-14, 0.5) == pytest.approx(1e-5)
+    assert steps.relative_step(0.01, 1e-14, 0.5) == pytest.approx(1e-7)
 
 
 def test_extreme_magnitudes() -> None:

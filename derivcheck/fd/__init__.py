@@ -8,3 +8,56 @@ directional probe down to entries.  Step sizes, Richardson extrapolation and
 the one-sided kink test come from :mod:`derivcheck.fd.steps`.  numpy only: no
 SymPy here.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "Comparison",
+    "DirectionalEstimate",
+    "EntryEstimates",
+    "Estimate",
+    "compare",
+    "derivative",
+    "directional_derivatives",
+    "localise",
+    "noise_level",
+    "partial_derivatives",
+]
+
+# public name -> module that defines it; imported on first access (PEP 562), so that
+# the scalar face does not pay for numpy
+_LAZY = {
+    "Comparison": "derivcheck.fd.tolerance",
+    "DirectionalEstimate": "derivcheck.fd.probes",
+    "EntryEstimates": "derivcheck.fd.arrays",
+    "Estimate": "derivcheck.fd.scalar",
+    "compare": "derivcheck.fd.tolerance",
+    "derivative": "derivcheck.fd.scalar",
+    "directional_derivatives": "derivcheck.fd.probes",
+    "localise": "derivcheck.fd.localise",
+    "noise_level": "derivcheck.fd.probes",
+    "partial_derivatives": "derivcheck.fd.arrays",
+}
+
+if TYPE_CHECKING:
+    from derivcheck.fd.arrays import EntryEstimates, partial_derivatives
+    from derivcheck.fd.localise import localise
+    from derivcheck.fd.probes import DirectionalEstimate, directional_derivatives, noise_level
+    from derivcheck.fd.scalar import Estimate, derivative
+    from derivcheck.fd.tolerance import Comparison, compare
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'derivcheck.fd' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -21,8 +21,8 @@ The hot path is plain Python floats and :mod:`math`: no numpy arrays, nine
 evaluations of ``f`` for a smooth function at a well-scaled point (11 at a
 kink), more when the search has to move.  ``bench/numeric.py`` measures it.
 
-The step helpers :func:`_relative_step` and :func:`_representable_step` are
-shared with the array engine (:mod:`derivcheck.fd.arrays`).
+The step rule, the representable step and the linear extrapolation are shared
+with the array face (:mod:`derivcheck.fd.steps`).
 """
 
 from __future__ import annotations
@@ -33,18 +33,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from derivcheck import _validate
 from derivcheck.errors import InputError
+from derivcheck.fd.steps import (
+    EPS_FLOAT32,
+    EPS_FLOAT64,
+    extrapolate_linear,
+    relative_step,
+    representable_step,
+)
 
 __all__ = ["EPS_FLOAT32", "EPS_FLOAT64", "Estimate", "derivative"]
 
-EPS_FLOAT64 = 2.220446049250313e-16
-EPS_FLOAT32 = 1.1920928955078125e-07
 
-MSG_F_NOT_CALLABLE = "`f` must be callable."
-MSG_X_NOT_FINITE = "`x` must be a finite real number."
-MSG_STEP_INVALID = "`step` must be a positive finite float."
-MSG_EPS_INVALID = "`eps` must be a finite float with 0 < eps < 1."
-MSG_COMPLEX_STEP_INVALID = "`complex_step` must be True or False."
 MSG_F_NOT_SCALAR = "`f` must return a real number, not {}."
 
 # Status values of an Estimate.
@@ -188,7 +189,7 @@ def derivative(
     >>> print(est.value, est.method)
     6.0 complex
     """
-    x, h, eps = _validate(f, x, step, complex_step, eps)
+    x, h, eps = _check_arguments(f, x, step, complex_step, eps)
     nfev = 0
     if complex_step:
         est, nfev = _complex_step(f, x, eps)
@@ -197,66 +198,19 @@ def derivative(
     return _central(f, x, h, eps, nfev)
 
 
-def _validate(
+def _check_arguments(
     f: Any, x: Any, step: Any, complex_step: Any, eps: Any
 ) -> tuple[float, float, float]:
     """Check every argument up front; return ``(x, base_step, eps)`` as floats."""
-    if not callable(f):
-        raise InputError(MSG_F_NOT_CALLABLE)
-    if type(x) is not float and (isinstance(x, bool) or not isinstance(x, numbers.Real)):
-        raise InputError(MSG_X_NOT_FINITE)
-    x = float(x)
-    if not math.isfinite(x):
-        raise InputError(MSG_X_NOT_FINITE)
+    _validate.callable_arg(f, "f")
+    x = _validate.finite_float(x, "x")
     if not isinstance(complex_step, bool):
-        raise InputError(MSG_COMPLEX_STEP_INVALID)
-    if eps is None:
-        eps = EPS_FLOAT64
-    else:
-        if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
-            raise InputError(MSG_EPS_INVALID)
-        eps = float(eps)
-        if not (math.isfinite(eps) and 0.0 < eps < 1.0):
-            raise InputError(MSG_EPS_INVALID)
-    if step is None:
-        h = _relative_step(x, eps, _BASE_POWER)
-    else:
-        if isinstance(step, bool) or not isinstance(step, numbers.Real):
-            raise InputError(MSG_STEP_INVALID)
-        h = float(step)
-        if not (math.isfinite(h) and h > 0.0):
-            raise InputError(MSG_STEP_INVALID)
-    return x, _representable_step(x, h), eps
-
-
-def _relative_step(x: float, eps: float, power: float) -> float:
-    """The relative step ``eps**power * max(1, |x|)`` (not yet representable).
-
-    ``power`` 1/2 suits forward differences, 1/3 plain central differences,
-    1/5 one Richardson level, 1/7 two levels (the default here).
-
-    >>> print(_relative_step(1000.0, 2.0**-52, 1 / 4) / 1000.0)
-    0.0001220703125
-    """
-    return eps**power * max(1.0, abs(x))
-
-
-def _representable_step(x: float, h: float) -> float:
-    """Return the step actually taken from ``x``: ``(x + h) - x``, at least one ulp.
-
-    With this step, ``x + step`` is exact and ``x - step`` is exact whenever
-    the step is below ``|x|``, so the difference quotient divides by the true
-    distance between the points.
-
-    >>> print(_representable_step(1.0, 0.1))
-    0.10000000000000009
-    >>> _representable_step(1e16, 0.1) == math.ulp(1e16)
-    True
-    """
-    s = (x + h) - x
-    if s <= 0.0 or not math.isfinite(s):
-        s = math.ulp(x) if x != 0.0 else h
-    return s
+        _validate.fail("complex_step", "True or False", complex_step)
+    eps = EPS_FLOAT64 if eps is None else _validate.unit_float(eps, "eps")
+    h = relative_step(x, eps, _BASE_POWER) if step is None else _validate.positive_float(
+        step, "step"
+    )
+    return x, representable_step(x, h), eps
 
 
 def _call(f: Callable[[Any], Any], t: float) -> float:
@@ -497,7 +451,7 @@ def _central(
         return _finish(ladder, j, first, kink=True)
     windows = {j: first}
     kink_at = None
-    default = _representable_step(x, _relative_step(x, eps, _BASE_POWER))
+    default = representable_step(x, relative_step(x, eps, _BASE_POWER))
     if first.flat and h0 < default:
         # f took one value at all nine points of a step given smaller than the
         # default: constant to its rounding there (log(1 + exp(t)) at t = -20
@@ -638,11 +592,6 @@ def _levels(ladder: _Ladder, j: int) -> tuple[_Level, _Level, _Level, _Level]:
     return a, b, c, d
 
 
-def _extrapolate_linear(s1: float, g1: float, s2: float, g2: float) -> float:
-    """The line through (s1, g1), (s2, g2) at s = 0 (2 g1 - g2 when s2 = 2 s1)."""
-    return (s2 * g1 - s1 * g2) / (s2 - s1)
-
-
 def _is_kink(ladder: _Ladder, j: int, est: _Window) -> bool:
     """A kink at x: the jump test passes on window j and on window j - 1, alike.
 
@@ -678,8 +627,8 @@ def _jumps(
     gd = (d[2] - f0) / d[0] - (f0 - d[3]) / d[1]
     sa, sb = 0.5 * (a[0] + a[1]), 0.5 * (b[0] + b[1])
     sc, sd = 0.5 * (c[0] + c[1]), 0.5 * (d[0] + d[1])
-    jump = _extrapolate_linear(sa, ga, sc, gc)
-    jump2 = _extrapolate_linear(sb, gb, sd, gd)
+    jump = extrapolate_linear(sa, ga, sc, gc)
+    jump2 = extrapolate_linear(sb, gb, sd, gd)
     f0 = abs(f0)
     noise = (
         eps
@@ -718,10 +667,10 @@ def _one_sided(ladder: _Ladder, j: int) -> tuple[float, float, float, float]:
     f0 = ladder.f0
     a, b, c, d = _levels(ladder, j)
     r_a, l_a = (a[2] - f0) / a[0], (f0 - a[3]) / a[1]
-    right = _extrapolate_linear(a[0], r_a, c[0], (c[2] - f0) / c[0])
-    right2 = _extrapolate_linear(b[0], (b[2] - f0) / b[0], d[0], (d[2] - f0) / d[0])
-    left = _extrapolate_linear(a[1], l_a, c[1], (f0 - c[3]) / c[1])
-    left2 = _extrapolate_linear(b[1], (f0 - b[3]) / b[1], d[1], (f0 - d[3]) / d[1])
+    right = extrapolate_linear(a[0], r_a, c[0], (c[2] - f0) / c[0])
+    right2 = extrapolate_linear(b[0], (b[2] - f0) / b[0], d[0], (d[2] - f0) / d[0])
+    left = extrapolate_linear(a[1], l_a, c[1], (f0 - c[3]) / c[1])
+    left2 = extrapolate_linear(b[1], (f0 - b[3]) / b[1], d[1], (f0 - d[3]) / d[1])
     noise = ladder.eps * _ROUNDING_ULPS * (
         2.0 * (abs(a[2]) + abs(a[3]) + 2.0 * abs(f0)) / a[0]
         + (abs(c[2]) + abs(c[3]) + 2.0 * abs(f0)) / c[0]

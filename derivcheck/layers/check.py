@@ -47,7 +47,9 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck import fd
 from derivcheck.errors import InputError, TraceError
+from derivcheck.fd import steps
 from derivcheck.layers import report as msg
 from derivcheck.layers.report import Failure, LayerReport, TensorCheck
 
@@ -973,14 +975,13 @@ class _LayerCheck:
     def _numeric_tensor(self, t: _Tensor) -> None:
         """Every entry of ``t`` one by one; for an unusable gradient, the numeric gradient
         alone (small tensors), so that a wrong shape can be diagnosed."""
-        from derivcheck.fd import arrays as gradients
 
         check = self._new_check(t)
         if t.ok:
             self._estimate(check, t, None)
             return
         if t.grad is not None and t.array.size <= FULL_CHECK_LIMIT and t.grad.size == t.array.size:
-            est = gradients.partial_derivatives(self.probe, t.array, None, eps=self.eps)
+            est = fd.partial_derivatives(self.probe, t.array, None, eps=self.eps)
             self.nfev += int(est.nfev)
             idx = _entries(est.index, t.array.ndim)
             check.numeric[idx] = est.value
@@ -1058,9 +1059,8 @@ class _LayerCheck:
     ) -> tuple[list[tuple[bool, bool, float]], float]:
         """Directional probes of ``arrays`` (the noise measured once when ``sigma`` is None):
         for each, (disagrees, straddles a kink, disagreement / tolerance); and the noise."""
-        from derivcheck.fd import arrays as gradients
 
-        ests = gradients.directional_derivatives(
+        ests = fd.directional_derivatives(
             self.probe, arrays, directions, eps=self.eps, noise=sigma
         )
         results = []
@@ -1075,7 +1075,7 @@ class _LayerCheck:
             diff = abs(expected - est.value)
             if self.rtol is None and self.atol is None:
                 scale = 2.0 * abs(expected) + abs(est.value) + spread
-                tol = gradients.SAFETY * est.error + gradients.ULPS * self.eps * scale
+                tol = steps.SAFETY * est.error + steps.ULPS * self.eps * scale
             else:
                 tol = (self.atol or 0.0) + (self.rtol or 0.0) * abs(est.value)
             if est.kink:
@@ -1104,10 +1104,9 @@ class _LayerCheck:
 
     def _localise(self, array: np.ndarray, grad: np.ndarray, sigma: float) -> np.ndarray:
         """Indices of the wrong entries of one tensor found by group testing, shape (k, ndim)."""
-        from derivcheck.fd import arrays as gradients
 
         found = self._counted(
-            lambda f: gradients.localise(
+            lambda f: fd.localise(
                 f, [array], [grad], eps=self.eps, seed=self.seed, noise=sigma
             )
         )
@@ -1121,17 +1120,16 @@ class _LayerCheck:
         noise: float | None = None,
         f0: float | None = None,
     ) -> None:
-        from derivcheck.fd import arrays as gradients
 
         grad = np.asarray(t.grad)
         analytic = (
             grad.reshape(-1) if indices is None else grad[tuple(np.asarray(indices).T)]
         ).astype(np.float64)
-        est = gradients.partial_derivatives(
+        est = fd.partial_derivatives(
             self.probe, t.array, indices, analytic=analytic, eps=self.eps, noise=noise, f0=f0
         )
         self.nfev += int(est.nfev)
-        cmp = gradients.compare(analytic, est, eps=self.eps, rtol=self.rtol, atol=self.atol)
+        cmp = fd.compare(analytic, est, eps=self.eps, rtol=self.rtol, atol=self.atol)
         idx = _entries(est.index, t.array.ndim)
         check.numeric[idx] = est.value
         check.error[idx] = est.error
@@ -1437,7 +1435,7 @@ def check_layer(
         Extra keyword arguments for ``forward``.
     penalty : callable, optional
         ``penalty(layer) -> float`` added to the probe, whose gradient the
-        backward adds to the parameter gradients.  Default: the book's L1/L2
+        backward adds to the parameter fd.  Default: the book's L1/L2
         penalty (:func:`book_penalty`) when the layer has regularizer attributes.
     progress : callable, optional
         ``progress(stage, done, total)`` is called as the check moves on: before
@@ -1627,7 +1625,6 @@ def _jacobian_entries(
     failures: list[Failure],
     dtype: str,
 ) -> LayerReport:
-    from derivcheck.fd import arrays as gradients
 
     cache: dict[bytes, np.ndarray] = {}
     calls = 0
@@ -1651,14 +1648,14 @@ def _jacobian_entries(
     rule = msg.rule_text(None, None)
     flat_point = point.reshape(-1)
     for i in range(n_out):
-        est = gradients.partial_derivatives(
+        est = fd.partial_derivatives(
             _component(outputs, i),
             point,
             None,
             analytic=J[i].reshape(point.shape),
             eps=eps,
         )
-        cmp = gradients.compare(J[i].reshape(-1), est, eps=eps)
+        cmp = fd.compare(J[i].reshape(-1), est, eps=eps)
         cols = (
             np.ravel_multi_index(tuple(np.asarray(est.index).T), point.shape)
             if point.ndim
