@@ -10,8 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import derivcheck as dc
-from derivcheck.claims import api as claims
-from derivcheck.claims import symbolic
+from derivcheck.claims import decide, symbolic
 from derivcheck.claims.report import ClaimReport, Verdict
 from derivcheck.errors import DomainError, InputError
 
@@ -223,7 +222,7 @@ def test_unprovable_but_true_claim_is_confirmed_or_proven() -> None:
     # x/|x| = sign(x) off the kink; the kink rewrite cannot divide, so numerics decide
     r = dc.check_derivative("sqrt(x**2)", "x/sqrt(x**2)")
     assert r.ok
-    assert r.points_checked >= claims.MIN_POINTS_CONFIRM
+    assert r.points_checked >= decide.MIN_POINTS_CONFIRM
     if r.verdict is Verdict.CONFIRMED:
         assert r.witness_points > 0
         assert "30 digits" in r.reason
@@ -233,8 +232,8 @@ def test_confirmed_when_proof_steps_are_skipped(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(symbolic, "prove_zero", lambda *a, **k: None)
     r = dc.check_derivative("sin(x)**2", "sin(2*x)")
     assert r.verdict is Verdict.CONFIRMED
-    assert r.points_checked == claims.N_POINTS
-    assert r.witness_points >= claims.MIN_POINTS_CONFIRM
+    assert r.points_checked == decide.N_POINTS
+    assert r.witness_points >= decide.MIN_POINTS_CONFIRM
 
 
 def test_rule_without_proof_is_confirmed_on_instantiations(

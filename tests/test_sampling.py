@@ -8,10 +8,15 @@ import pytest
 import sympy as sp
 
 from derivcheck.claims import sampling
-from derivcheck.claims.sampling import draw, sample_points, validate_domain
+from derivcheck.claims.sampling import draw, validate_domain
 from derivcheck.errors import DomainError
 
 x, y = sp.symbols("x y", real=True)
+
+
+def sample_points(exprs, symbols, *, n, seed=0, domain=None):
+    """The points of a draw: ``{name: float}`` each, where every expression is real."""
+    return draw(exprs, symbols, n=n, seed=seed, domain=domain).points
 
 
 def test_same_seed_same_points_other_seed_other_points() -> None:

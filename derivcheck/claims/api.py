@@ -29,17 +29,14 @@ import numbers
 import random
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import mpmath
 import sympy as sp
 
-from derivcheck.claims import report, sampling, symbolic
+from derivcheck.claims import decide, report, sampling, symbolic
 from derivcheck.claims.parse import expression as parse
 from derivcheck.claims.report import ClaimReport, Verdict
 from derivcheck.errors import InputError
-from derivcheck.fd import scalar as numeric
 
 __all__ = ["check_claim", "check_derivative", "check_gradient"]
 
@@ -50,17 +47,6 @@ N_INSTANTIATIONS = 4
 N_INSTANTIATIONS_PROVEN = 2
 #: further instantiations tried when some have no valid point
 N_EXTRA_INSTANTIATIONS = 4
-#: points compared without / with a proof (the latter feed the numeric witness only)
-N_POINTS = 24
-N_POINTS_PROVEN = 6
-#: fewest points that may confirm a claim without a proof
-MIN_POINTS_CONFIRM = 3
-#: the numeric witness disagrees when off by more than this many error estimates
-WITNESS_ERROR_FACTOR = 10.0
-WITNESS_ULPS = 4.0
-#: ... and is confirmed by mpmath's differences at 30 digits off by more than this
-WITNESS_MP_RTOL = 1e-12
-MAX_KINK_NOTES = 4
 
 
 # --------------------------------------------------------------------- validation
@@ -101,305 +87,6 @@ def _symbols(wrt: sp.Symbol, *exprs: sp.Expr) -> list[sp.Symbol]:
     return [wrt, *sorted(others, key=lambda s: s.name)]
 
 
-# ------------------------------------------------------------------ numeric witness
-
-
-@dataclass
-class _Witness:
-    value: float | None = None
-    error: float | None = None
-    usable: bool = False  # a smooth estimate that counts as a confirmation
-    disagrees: bool = False
-
-
-class _Function:
-    """The function being differentiated, as float64 and (built on demand) mpmath code."""
-
-    def __init__(self, expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> None:
-        self.expr = expr
-        self.symbols = list(symbols)
-        self.float = symbolic.float_function(expr, symbols)
-        self._mp: Any = None
-
-    def mp_derivative(self, args: Sequence[float], k: int) -> Any:
-        """``d/dt f`` along argument `k` by mpmath's own differences at 30 digits, or None."""
-        if self._mp is None:
-            self._mp = symbolic.mp_function([self.expr], self.symbols)
-        mp_args = [mpmath.mpf(a) for a in args]
-
-        def along(t: Any) -> Any:
-            vals = list(mp_args)
-            vals[k] = t
-            return self._mp(*vals)[0]
-
-        with mpmath.workdps(symbolic.DPS):
-            try:
-                return symbolic.to_real(mpmath.diff(along, mp_args[k]))
-            except (ValueError, ArithmeticError, TypeError):
-                return None
-
-
-def _witness(
-    fn: _Function | None, point: Mapping[str, float], wrt: sp.Symbol, symbols: Sequence[sp.Symbol],
-    expected: float,
-) -> _Witness:
-    """Central differences of the function along `wrt` at `point`, against SymPy's `expected`.
-
-    A float estimate off by more than its error estimate (x10, plus a few ulps)
-    is re-checked by mpmath's own finite differences at 30 digits: float
-    rounding inside the function (cancelling terms) can exceed what the
-    estimate knows about, and must not be reported as SymPy being wrong.
-    """
-    if fn is None:
-        return _Witness()
-    names = [s.name for s in symbols]
-    k = names.index(wrt.name)
-    args = [point[n] for n in names]
-    f = fn.float
-
-    def along(t: float) -> float:
-        args_t = list(args)
-        args_t[k] = t
-        value = f(*args_t)
-        if isinstance(value, complex):  # (-2.0) ** 0.5 in Python: off the real domain
-            return math.nan
-        return float(value)
-
-    try:
-        est = numeric.derivative(along, args[k])
-        if est.kink:
-            # the default steps reach a kink that sampling kept clear of: step well inside
-            est = numeric.derivative(along, args[k], step=est.step / 64)
-    except (ValueError, ArithmeticError, TypeError):
-        return _Witness()
-    if est.kink or not math.isfinite(est.value) or not math.isfinite(est.error):
-        return _Witness()
-    out = _Witness(value=est.value, error=est.error, usable=est.status == "ok")
-    tol = WITNESS_ERROR_FACTOR * est.error + WITNESS_ULPS * numeric.EPS_FLOAT64 * max(
-        abs(expected), abs(est.value)
-    )
-    if abs(est.value - expected) <= tol:
-        return out
-    out.usable = False
-    precise = fn.mp_derivative(args, k)
-    if precise is not None and abs(precise - mpmath.mpf(expected)) > WITNESS_MP_RTOL * max(
-        1, abs(expected)
-    ):
-        out.disagrees = True
-    return out
-
-
-# ------------------------------------------------------------------------- judging
-
-
-@dataclass
-class _Judgement:
-    verdict: Verdict
-    reason: str = ""
-    method: str = ""
-    point: dict[str, float] | None = None
-    claimed_value: float | None = None
-    expected_value: float | None = None
-    numeric_value: float | None = None
-    numeric_error: float | None = None
-    points: int = 0
-    failed: int = 0
-    witnessed: int = 0
-    instantiation: dict[str, str] | None = None
-
-
-def _float(v: Any) -> float:
-    return float(mpmath.mpf(v))
-
-
-def _judge(
-    expr: sp.Expr,
-    expected: sp.Expr,
-    claimed: sp.Expr,
-    wrt: sp.Symbol,
-    symbols: Sequence[sp.Symbol],
-    *,
-    domain: Mapping[Any, Any] | None,
-    seed: int,
-    deadline: float,
-    proven: tuple[str, str] | None,
-    inst_text: str = "",
-) -> _Judgement:
-    """Compare one placeholder-free claim with SymPy's derivative and the numeric witness."""
-    remaining = max(deadline - time.perf_counter(), 0.05)
-    undefined = [e for e in (expr, expected, claimed) if e.has(sp.zoo, sp.nan)]
-    if undefined:
-        return _Judgement(
-            verdict=Verdict.INCONCLUSIVE,
-            reason=report.MSG_UNDEFINED.format(expr=report.format_expr(undefined[0])),
-        )
-    try:
-        eq = symbolic.decide_equal(
-            expected, claimed, symbols, seed=seed, domain=domain, budget=remaining,
-            also=[expr], n_points=N_POINTS, n_points_proven=N_POINTS_PROVEN,
-        )
-    except (NotImplementedError, NameError) as exc:  # no printer / no numeric function
-        error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return _Judgement(
-            verdict=Verdict.INCONCLUSIVE, reason=report.MSG_CANNOT_EVALUATE.format(error=error)
-        )
-    if proven is None and eq.proven:
-        proven = (eq.kind, eq.method)
-    f = _Function(expr, symbols) if eq.points else None
-    j = _Judgement(verdict=Verdict.INCONCLUSIVE, points=len(eq.points))
-
-    if eq.kind == "different" and eq.witness is not None and eq.witness_values is not None:
-        i = eq.witness_index if eq.witness_index is not None else 0
-        exp_v, claim_v = (_float(v) for v in eq.witness_values)
-        near = eq.near_kink[i] if i < len(eq.near_kink) else False
-        w = _witness(None if near else f, eq.witness, wrt, symbols, exp_v)
-        j.point, j.expected_value, j.claimed_value = eq.witness, exp_v, claim_v
-        j.numeric_value, j.numeric_error = w.value, w.error
-        j.points, j.failed = len(eq.points), max(eq.differing, 1)
-        j.witnessed = int(w.usable)
-        if w.disagrees:
-            j.reason = report.MSG_ENGINES_DISAGREE.format(
-                point=report.format_point(eq.witness), inst=inst_text,
-                exact=report.format_number(exp_v), numeric=report.format_number(w.value),
-                error=f"{w.error:.1g}",
-            )
-            return j
-        j.verdict = Verdict.REFUTED
-        j.reason = report.MSG_REFUTED.format(point=report.format_point(eq.witness), inst=inst_text)
-        return j
-
-    near_kink = eq.near_kink or [False] * len(eq.points)
-    for point, (exp_mp, claim_mp), near in zip(eq.points, eq.values, near_kink, strict=True):
-        exp_v = _float(exp_mp)
-        w = _witness(None if near else f, point, wrt, symbols, exp_v)
-        if w.disagrees:
-            j.point, j.expected_value, j.claimed_value = point, exp_v, _float(claim_mp)
-            j.numeric_value, j.numeric_error = w.value, w.error
-            j.reason = report.MSG_ENGINES_DISAGREE.format(
-                point=report.format_point(point), inst=inst_text,
-                exact=report.format_number(exp_v), numeric=report.format_number(w.value),
-                error=f"{w.error:.1g}",
-            )
-            return j
-        j.witnessed += int(w.usable)
-
-    if not eq.points:
-        j.reason = eq.reason
-        return j
-    if proven is not None and proven[0] == "equal_except_at_kinks":
-        # the rewrite may only move values on kinks of the function itself; a switch
-        # that only the claim (or SymPy's form) has is a point where the function is
-        # differentiable, so the claim's value there is judged, exactly
-        bad = _off_kink_switch(expr, expected, claimed, symbols, eq.points)
-        if bad is not None:
-            point, exp_v, claim_v = bad
-            w = _witness(f, point, wrt, symbols, exp_v)
-            j.point, j.expected_value, j.claimed_value = point, exp_v, claim_v
-            j.numeric_value, j.numeric_error = w.value, w.error
-            j.verdict = Verdict.REFUTED
-            j.reason = report.MSG_REFUTED.format(point=report.format_point(point), inst=inst_text)
-            return j
-    if proven is not None:
-        j.verdict = Verdict.PROVEN
-        j.method = proven[1]
-        template = report.MSG_PROVEN_KINKS if proven[0] == "equal_except_at_kinks" else (
-            report.MSG_PROVEN
-        )
-        j.reason = template.format(method=proven[1])
-        return j
-    if len(eq.points) < MIN_POINTS_CONFIRM:
-        j.reason = report.MSG_TOO_FEW_POINTS.format(found=len(eq.points), wanted=MIN_POINTS_CONFIRM)
-        return j
-    if j.witnessed == 0:
-        j.reason = report.MSG_NO_WITNESS.format(points=len(eq.points))
-        return j
-    j.verdict = Verdict.CONFIRMED
-    j.method = eq.method
-    j.reason = report.MSG_CONFIRMED.format(
-        dps=symbolic.DPS, points=len(eq.points), kinks=" clear of kinks" if eq.kinks else "",
-        witnessed=j.witnessed,
-    )
-    return j
-
-
-# -------------------------------------------------------------------------- kinks
-
-
-def _off_kink_switch(
-    expr: sp.Expr,
-    expected: sp.Expr,
-    claimed: sp.Expr,
-    symbols: Sequence[sp.Symbol],
-    points: Sequence[Mapping[str, float]],
-) -> tuple[dict[str, float], float, float] | None:
-    """A point on a switch of the claim (or of SymPy's derivative) that is not a kink
-    of the function, where the two differ exactly; None if there is none.
-
-    Only switches linear in one variable are examined, at up to two sampled points
-    (the other variables' values are exact three-digit decimals).
-    """
-    own = set(symbolic.kink_set(expr))
-    extra = [k for k in {*symbolic.kink_set(claimed), *symbolic.kink_set(expected)}
-             if k not in own]
-    for k in sorted(extra, key=sp.default_sort_key)[:MAX_KINK_NOTES]:
-        for v in sorted(k.free_symbols, key=lambda s: s.name):
-            root = symbolic.linear_root(k, v)
-            if root is None:
-                continue
-            for point in points[:2]:
-                exact = {s: sp.Rational(repr(point[s.name])) for s in symbols if s != v}
-                try:
-                    at = root.subs(exact)
-                    full = {**exact, v: at}
-                    a, b = expected.subs(full), claimed.subs(full)
-                except (TypeError, ValueError, ZeroDivisionError):
-                    continue
-                if not all(
-                    val.is_number and val.is_finite and not val.has(sp.DiracDelta, sp.nan)
-                    for val in (a, b, at)
-                ):
-                    continue
-                # x = max(y, z) is a switch of SymPy's form, and where it meets y = z or
-                # x = z it is a kink of the function: never judged there
-                if any(sp.N(k.subs(full), 40) == 0 for k in own):
-                    continue
-                diff = sp.N(a - b, 40)
-                if diff.is_number and abs(diff) > sp.Float("1e-25", 40) * max(1, abs(sp.N(a))):
-                    where = {s.name: float(full[s]) for s in symbols}
-                    return where, float(a), float(b)
-            break
-    return None
-
-
-
-def _kink_notes(expr: sp.Expr, expected: sp.Expr, claimed: sp.Expr, wrt: sp.Symbol) -> list[str]:
-    """What the claim and SymPy's derivative give on each kink of `expr` along `wrt`."""
-    notes: list[str] = []
-    for k in symbolic.kink_set(expr):
-        if wrt not in k.free_symbols or len(notes) >= MAX_KINK_NOTES:
-            continue
-        root = symbolic.linear_root(k, wrt)
-        if root is None:
-            notes.append(report.kink_note(f"{k} = 0", None, None))
-            continue
-        at = sp.simplify(root) if sp.count_ops(root) < 20 else root
-        where = f"{wrt} = {at}"
-        try:
-            claim_at = claimed.subs(wrt, at)
-            exp_at = expected.subs(wrt, at)
-        except (TypeError, ValueError):
-            claim_at = exp_at = None
-        ok = all(
-            v is not None
-            and v.is_number
-            and v.is_finite
-            and not v.has(sp.nan, sp.zoo, sp.oo, sp.DiracDelta)
-            for v in (claim_at, exp_at)
-        )
-        notes.append(report.kink_note(where, claim_at if ok else None, exp_at if ok else None))
-    return notes
-
-
 # ---------------------------------------------------------------------- the checks
 
 
@@ -422,7 +109,7 @@ def _check_one(
     ]
     funcs = sorted(set(funcs), key=str)
 
-    def build(j: _Judgement, notes: list[str]) -> ClaimReport:
+    def build(j: decide.Judgement, notes: list[str]) -> ClaimReport:
         return ClaimReport(
             verdict=j.verdict, expr=expr, claimed=claimed, wrt=wrt, expected=expected,
             counterexample=j.point if j.verdict is not Verdict.PROVEN else None,
@@ -435,19 +122,19 @@ def _check_one(
         )
 
     if not funcs:
-        j = _judge(expr, expected, claimed, wrt, symbols, domain=domain, seed=seed,
+        j = decide.judge(expr, expected, claimed, wrt, symbols, domain=domain, seed=seed,
                    deadline=deadline, proven=None)
         refuted = j.verdict is Verdict.REFUTED
-        notes = [] if refuted else _kink_notes(expr, expected, claimed, wrt)
+        notes = [] if refuted else decide.kink_notes(expr, expected, claimed, wrt)
         return build(j, notes)
 
     # a rule: prove it for every f, g, ... if SymPy can; test concrete choices either way
     proof = symbolic.prove_zero(expected - claimed, deadline=deadline)
     rng = random.Random(f"derivcheck-instantiations:{seed}")
     n_inst = N_INSTANTIATIONS_PROVEN if proof else N_INSTANTIATIONS
-    total = _Judgement(verdict=Verdict.PROVEN if proof else Verdict.CONFIRMED)
+    total = decide.Judgement(verdict=Verdict.PROVEN if proof else Verdict.CONFIRMED)
     used: list[str] = []
-    skipped: _Judgement | None = None
+    skipped: decide.Judgement | None = None
     # an instantiation with no valid point (sqrt(f(x)) with f = -...) says nothing
     # about the rule: try another, a few times
     for n in range(n_inst + N_EXTRA_INSTANTIATIONS):
@@ -461,7 +148,7 @@ def _check_one(
         i_expr = symbolic.instantiate(expr, choice)
         i_expected = symbolic.instantiate(expected, choice)
         i_claimed = symbolic.instantiate(claimed, choice)
-        j = _judge(i_expr, i_expected, i_claimed, wrt, symbols, domain=domain,
+        j = decide.judge(i_expr, i_expected, i_claimed, wrt, symbols, domain=domain,
                    seed=seed + n, deadline=deadline, proven=proof, inst_text=inst_text)
         j.instantiation = names
         total.points += j.points

@@ -14,10 +14,10 @@ branches are visited too.
 
 >>> import sympy as sp
 >>> x = sp.Symbol("x", real=True)
->>> points = sample_points([sp.log(x)], [x], n=5, seed=0)
+>>> points = draw([sp.log(x)], [x], n=5, seed=0).points
 >>> len(points), all(p["x"] > 0 for p in points)
 (5, True)
->>> sample_points([sp.log(x)], [x], n=5, seed=0, domain={"x": (-2, -1)})
+>>> draw([sp.log(x)], [x], n=5, seed=0, domain={"x": (-2, -1)}).points
 []
 """
 
@@ -37,7 +37,7 @@ import sympy as sp
 from derivcheck.claims import report, symbolic
 from derivcheck.errors import DomainError
 
-__all__ = ["Draw", "draw", "sample_points", "validate_domain"]
+__all__ = ["Draw", "draw", "validate_domain"]
 
 _STRATA = 24
 _DEFAULT_LOG10 = (-2.0, 2.0)
@@ -294,8 +294,8 @@ def draw(
 ) -> Draw:
     """Draw up to `n` points where every expression is real, finite and clear of kinks.
 
-    Like :func:`sample_points`, but also returns the expressions' 30-digit
-    values at the points (so callers need not evaluate again), the number of
+    Returns the seeded points, the expressions' 30-digit values at the
+    points (so callers need not evaluate again), the number of
     candidates tried and, when fewer than `n` points were found, the reason.
     `kinks` defaults to the kink sets of `exprs`; `deadline` is a
     ``time.perf_counter()`` value after which drawing stops.  With
@@ -401,49 +401,3 @@ def draw(
             where=where,
         )
     return out
-
-
-def sample_points(
-    exprs: Sequence[sp.Expr],
-    symbols: Sequence[sp.Symbol],
-    *,
-    n: int,
-    seed: int = 0,
-    domain: Mapping[Any, Any] | None = None,
-) -> list[dict[str, float]]:
-    """Up to `n` seeded points where every expression in `exprs` is real and finite.
-
-    Parameters
-    ----------
-    exprs : sequence of sympy.Expr
-        Expressions (without placeholders) that must be real and finite.
-    symbols : sequence of sympy.Symbol
-        The variables to draw, in order.
-    n : int
-        Points wanted; fewer are returned when the domain leaves too few.
-    seed : int
-        The same seed gives the same points.
-    domain : dict, optional
-        ``{name: (lo, hi)}`` boxes replacing the default scales.
-
-    Returns
-    -------
-    list of dict
-        ``{name: float}`` per point, clear of the kinks of `exprs`.
-
-    Raises
-    ------
-    DomainError
-        When `domain` is malformed.
-
-    Examples
-    --------
-    >>> import sympy as sp
-    >>> x, y = sp.symbols("x y", real=True)
-    >>> pts = sample_points([sp.Max(x, y)], [x, y], n=3, seed=0, domain={"x": (0, 1)})
-    >>> [sorted(p) for p in pts]
-    [['x', 'y'], ['x', 'y'], ['x', 'y']]
-    >>> all(0 < p["x"] < 1 for p in pts)
-    True
-    """
-    return draw(exprs, symbols, n=n, seed=seed, domain=domain).points

@@ -1,12 +1,12 @@
-"""The SymPy side: derivatives, kink sets, high-precision evaluation, equality.
+"""The SymPy side: derivatives, kink sets, proofs of zero, high-precision evaluation.
 
-Everything here works on SymPy expressions whose symbols are real.  Deciding
-whether two expressions are equal follows DESIGN.md ("Deciding equality"):
-``expand(a - b) == 0`` first, then the same after rewriting kink functions
-(``Max``, ``Abs``, ``Heaviside``, ``Piecewise``, ...) into one canonical form
-that differs from the original only on the kink set, then cheap normalisers,
-then mpmath at 30 digits at seeded points across scales, and a bounded
-``simplify`` that may turn numerical agreement into a proof.
+Everything here works on SymPy expressions whose symbols are real.
+:func:`prove_zero` tries ``expand(a - b) == 0`` first, then the same after
+rewriting kink functions (``Max``, ``Abs``, ``Heaviside``, ``Piecewise``, ...)
+into one canonical form that differs from the original only on the kink set,
+then cheap normalisers and a bounded ``simplify``.  Deciding equality from
+sampled points is :mod:`derivcheck.claims.decide`'s job (DESIGN.md, "Deciding
+equality").
 
 >>> import sympy as sp
 >>> x, y = sp.symbols("x y", real=True)
@@ -14,17 +14,14 @@ then mpmath at 30 digits at seeded points across scales, and a bounded
 Heaviside(x - y)
 >>> kink_set(sp.Max(x, y) + sp.Abs(x))
 [x, x - y]
->>> decide_equal(derivative(sp.Max(x, y), x),
-...              sp.Piecewise((1, x > y), (0, True)), [x, y]).kind
+>>> prove_zero(derivative(sp.Max(x, y), x) - sp.Piecewise((1, x > y), (0, True)))[0]
 'equal_except_at_kinks'
 """
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import mpmath
@@ -34,8 +31,6 @@ from sympy.core.relational import Relational
 from sympy.logic.boolalg import BooleanAtom
 
 __all__ = [
-    "Equality",
-    "decide_equal",
     "derivative",
     "float_function",
     "instantiate",
@@ -44,7 +39,6 @@ __all__ = [
     "placeholders",
     "prove_zero",
     "to_real",
-    "values_differ",
 ]
 
 #: digits used for the high-precision comparison (DESIGN: at least 30)
@@ -179,7 +173,7 @@ def _indicator_of_positive(u: sp.Expr) -> sp.Expr:
                 for p in parts:
                     prod *= p
                 return prod
-    u = _normalise_kinks(u)
+    u = normalise_kinks(u)
     if u.is_number:
         if u.is_positive:
             return sp.Integer(1)
@@ -221,7 +215,7 @@ def _indicator(cond: Any) -> sp.Expr:
     raise _Unsupported(cond)
 
 
-def _normalise_kinks(expr: sp.Expr) -> sp.Expr:
+def normalise_kinks(expr: sp.Expr) -> sp.Expr:
     """Rewrite kink functions with ``Heaviside(u, 0)`` of canonical arguments.
 
     The result equals `expr` everywhere except on the kink set, so two
@@ -236,14 +230,14 @@ def _normalise_kinks(expr: sp.Expr) -> sp.Expr:
     if isinstance(expr, sp.sign):
         return 2 * _indicator_of_positive(expr.args[0]) - 1
     if isinstance(expr, sp.Abs):
-        u = _normalise_kinks(expr.args[0])
+        u = normalise_kinks(expr.args[0])
         return u * (2 * _indicator_of_positive(expr.args[0]) - 1)
     if isinstance(expr, (sp.Max, sp.Min)):
         args = list(expr.args)
-        acc = _normalise_kinks(args[0])
+        acc = normalise_kinks(args[0])
         current = args[0]
         for a in args[1:]:
-            na = _normalise_kinks(a)
+            na = normalise_kinks(a)
             diff = (current - a) if isinstance(expr, sp.Max) else (a - current)
             acc = na + (acc - na) * _indicator_of_positive(diff)
             current = type(expr)(current, a)
@@ -253,7 +247,7 @@ def _normalise_kinks(expr: sp.Expr) -> sp.Expr:
         remaining = sp.Integer(1)
         for value, cond in expr.args:
             ind = _indicator(cond)
-            result += remaining * ind * _normalise_kinks(value)
+            result += remaining * ind * normalise_kinks(value)
             remaining = remaining * (1 - ind)
             if cond is sp.true:
                 break
@@ -266,7 +260,7 @@ def _normalise_kinks(expr: sp.Expr) -> sp.Expr:
         return expr
     if not expr.args:
         return expr
-    return expr.func(*[_normalise_kinks(a) for a in expr.args])
+    return expr.func(*[normalise_kinks(a) for a in expr.args])
 
 
 def _reduce_indicator_powers(expr: sp.Expr) -> sp.Expr:
@@ -300,7 +294,7 @@ def _expansion_size(expr: sp.Expr) -> float:
     return 1.0
 
 
-def _expand_bounded(expr: sp.Expr) -> sp.Expr | None:
+def expand_bounded(expr: sp.Expr) -> sp.Expr | None:
     # expand inside function arguments (exp of fractions of exps...) is what takes
     # seconds: measured 0.25 s at 156 operations, 3 s at 269; polynomials are cheap
     limit = _MAX_OPS_EXPAND if expr.atoms(sp.Function) else _MAX_OPS_EXPAND_POLYNOMIAL
@@ -337,7 +331,7 @@ def prove_zero(
 
     if difference == 0:
         return ("equal", "identical")
-    expanded = _expand_bounded(difference)
+    expanded = expand_bounded(difference)
     if expanded is None:
         return None
     if expanded == 0:
@@ -345,11 +339,11 @@ def prove_zero(
     candidates: list[tuple[str, sp.Expr]] = [("equal", expanded)]
     if expanded.has(*_KINK_FUNCTIONS):
         try:
-            normal = _normalise_kinks(expanded)
+            normal = normalise_kinks(expanded)
         except _Unsupported:
             normal = None
         if normal is not None:
-            normal_expanded = _expand_bounded(normal)
+            normal_expanded = expand_bounded(normal)
             if normal_expanded is not None:
                 normal_expanded = sp.expand(_reduce_indicator_powers(normal_expanded))
                 if normal_expanded == 0:
@@ -359,7 +353,7 @@ def prove_zero(
         if out_of_time():
             return None
         if cand.has(sp.Pow):
-            powsimped = _expand_bounded(sp.powsimp(cand))
+            powsimped = expand_bounded(sp.powsimp(cand))
             if powsimped == 0:
                 return (kind, "powsimp")
         if out_of_time():
@@ -578,204 +572,3 @@ def to_real(value: Any) -> Any:
     if not mpmath.isfinite(v):
         return None
     return v
-
-
-# -------------------------------------------------------------------- equality
-
-
-@dataclass
-class Equality:
-    """The outcome of :func:`decide_equal`.
-
-    Attributes
-    ----------
-    kind : str
-        ``"equal"``, ``"equal_except_at_kinks"``, ``"different"`` or ``"undecided"``.
-    proven : bool
-        True when a symbolic step showed it; False when only sampled points agree.
-    method : str
-        The step that decided (``"expand"``, ``"simplify"``, ``"30-digit sampling"``, ...).
-    points : list of dict
-        The sampled points (name -> float) where both sides were compared.
-    values : list of tuple
-        ``(a, b)`` at each point, as mpmath numbers.
-    witness : dict or None
-        A point where the sides differ (for ``"different"``).
-    witness_values : tuple or None
-        ``(a, b)`` at the witness, as mpmath numbers at 60 digits.
-    reason : str
-        For ``"undecided"``: why no decision was possible.
-    kinks : list
-        The kink set of both sides.
-    extra_values : list of tuple
-        The values of the `also` expressions at each point.
-    witness_index : int or None
-        The index of the witness in `points`.
-    differing : int
-        How many of `points` the sides differ at (at 30 digits).
-    tried : int
-        Candidate points drawn.
-    near_kink : list of bool
-        Per point: a switch point too close to a kink for central differences.
-    """
-
-    kind: str
-    proven: bool = False
-    method: str = ""
-    points: list[dict[str, float]] = field(default_factory=list)
-    values: list[tuple[Any, Any]] = field(default_factory=list)
-    witness: dict[str, float] | None = None
-    witness_values: tuple[Any, Any] | None = None
-    reason: str = ""
-    kinks: list[sp.Expr] = field(default_factory=list)
-    extra_values: list[tuple[Any, ...]] = field(default_factory=list)
-    differing: int = 0
-    witness_index: int | None = None
-    tried: int = 0
-    near_kink: list[bool] = field(default_factory=list)
-
-
-def _has_float(exprs: Iterable[sp.Expr]) -> bool:
-    return any(e.has(sp.Float) for e in exprs)
-
-
-def values_differ(a: Any, b: Any, *, inexact: bool) -> bool:
-    """Do two high-precision values differ beyond rounding?
-
-    Exact inputs use 1e-20 relative (30-digit evaluation); inputs that carry
-    binary floats use 1e-13 relative (SymPy's own float arithmetic rounds at
-    about 1e-16), still tight enough to refute a 1e-9 near miss.
-    """
-    tol = mpmath.mpf("1e-13") if inexact else mpmath.mpf("1e-20")
-    return bool(abs(a - b) > tol * max(1, abs(a), abs(b)))
-
-
-def decide_equal(
-    a: sp.Expr,
-    b: sp.Expr,
-    symbols: Sequence[sp.Symbol],
-    *,
-    seed: int = 0,
-    domain: Mapping[Any, Any] | None = None,
-    budget: float = 3.0,
-    also: Sequence[sp.Expr] = (),
-    n_points: int = 24,
-    n_points_proven: int = 6,
-) -> Equality:
-    """Decide whether `a` and `b` are equal as real functions of `symbols`.
-
-    Parameters
-    ----------
-    a, b : sympy.Expr
-        Expressions without placeholders (instantiate rules first).
-    symbols : sequence of sympy.Symbol
-        Every free symbol of both sides, in a fixed order.
-    seed : int
-        Seed for the sample points.
-    domain : dict, optional
-        ``{name: (lo, hi)}`` boxes overriding the default mix of scales.
-    budget : float
-        Seconds after which slow symbolic steps are skipped.
-    also : sequence of sympy.Expr
-        Further expressions that must be real and finite (and clear of
-        kinks) at every sampled point, e.g. the function being differentiated.
-    n_points, n_points_proven : int
-        Points to compare when no proof was found / after a proof.
-
-    Returns
-    -------
-    Equality
-
-    Examples
-    --------
-    >>> import sympy as sp
-    >>> x = sp.Symbol("x", real=True)
-    >>> decide_equal(sp.sin(2 * x), 2 * sp.sin(x) * sp.cos(x), [x]).kind
-    'equal'
-    >>> outcome = decide_equal(2 * x, 2 * x + sp.Float("1e-9"), [x])
-    >>> outcome.kind, sorted(outcome.witness)
-    ('different', ['x'])
-    >>> decide_equal(sp.log(x), 2 * sp.log(x), [x], domain={"x": (-2, -1)}).kind
-    'undecided'
-    """
-    from derivcheck.claims import sampling
-
-    start = time.perf_counter()
-    deadline = start + budget
-    symbols = list(symbols)
-    own = {k for e in also for k in kink_set(e)} if also else set(kink_set(a) + kink_set(b))
-    switches = sorted((set(kink_set(a)) | set(kink_set(b))) - own, key=sp.default_sort_key)
-    hard = sorted(own, key=sp.default_sort_key)
-    kinks = sorted(own | set(switches), key=sp.default_sort_key)
-    proof = prove_zero(a - b, deadline=deadline, allow_simplify=False)
-    exprs = [a, b, *also]
-    n = n_points_proven if proof else n_points
-    # the function's kinks are kept clear of (central differences must not straddle
-    # them); switches only the two sides have are merely missed exactly
-    draw = sampling.draw(
-        exprs, symbols, n=n, seed=seed, domain=domain, kinks=hard, deadline=deadline,
-        switch_points=True, soft_kinks=switches,
-    )
-    outcome = Equality(kind="undecided", kinks=kinks, tried=draw.tried, reason=draw.reason)
-    outcome.points = draw.points
-    outcome.values = [(v[0], v[1]) for v in draw.values]
-    outcome.extra_values = [tuple(v[2:]) for v in draw.values]
-    outcome.near_kink = list(draw.near_kink)
-    if not draw.points:
-        if proof:
-            outcome.kind, outcome.method = proof
-            outcome.proven = True
-        return outcome
-    # the sampled values are compared even after a proof: a point where they differ
-    # (at 30 and at 60 digits) outranks a proof, which could only come from a bug
-    inexact = _has_float([a, b])
-    differing = [
-        i for i, (va, vb) in enumerate(outcome.values) if values_differ(va, vb, inexact=inexact)
-    ]
-    # of the points where the claim fails, show the easiest to read: coordinates
-    # closest to magnitude 1 (x = 1.3 rather than x = 32.2 or x = -0.0395)
-    differing.sort(key=lambda i: _readability(draw.points[i]))
-    outcome.differing = len(differing)
-    for i in differing:
-        confirmed = _confirm_difference(a, b, symbols, draw.points[i], inexact=inexact)
-        if confirmed is not None:
-            outcome.kind = "different"
-            outcome.method = f"{DPS}-digit evaluation"
-            outcome.witness = draw.points[i]
-            outcome.witness_values = confirmed
-            outcome.witness_index = i
-            return outcome
-    if proof:
-        outcome.kind, outcome.method = proof
-        outcome.proven = True
-        return outcome
-    outcome.kind = "equal"
-    outcome.method = f"{DPS}-digit evaluation"
-    if time.perf_counter() < deadline:
-        late = prove_zero(a - b, deadline=deadline, allow_simplify=True)
-        if late:
-            outcome.kind, outcome.method = late
-            outcome.proven = True
-    return outcome
-
-
-def _readability(point: dict[str, float]) -> float:
-    """How far the point's coordinates are from magnitude 1 (smaller reads better)."""
-    return max((abs(math.log10(abs(v))) for v in point.values() if v), default=0.0)
-
-
-def _confirm_difference(
-    a: sp.Expr, b: sp.Expr, symbols: Sequence[sp.Symbol], point: dict[str, float], *, inexact: bool
-) -> tuple[Any, Any] | None:
-    """Re-evaluate at 60 digits; return both values if they still differ."""
-    fn = mp_function([a, b], symbols)
-    with mpmath.workdps(DPS_CONFIRM):
-        try:
-            va, vb = (to_real(v) for v in fn(*[mpmath.mpf(point[str(s)]) for s in symbols]))
-        except (ValueError, ZeroDivisionError, OverflowError, TypeError):
-            return None
-        if va is None or vb is None:
-            return None
-        if values_differ(va, vb, inexact=inexact):
-            return (va, vb)
-    return None
