@@ -1,4 +1,4 @@
-"""Tests for derivcheck.claims.parse.expression: text → SymPy without running the text."""
+"""Tests for derivcheck.claims.parse: text → SymPy without running the text."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sympy
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from derivcheck.claims.parse.expression import (
+from derivcheck.claims.parse import (
     KNOWN_CONSTANTS,
     KNOWN_FUNCTIONS,
     MAX_EXPONENT,

@@ -66,8 +66,6 @@ class Equality:
         For ``"undecided"``: why no decision was possible.
     kinks : list
         The kink set of both sides.
-    extra_values : list of tuple
-        The values of the `also` expressions at each point.
     witness_index : int or None
         The index of the witness in `points`.
     differing : int
@@ -87,7 +85,6 @@ class Equality:
     witness_values: tuple[Any, Any] | None = None
     reason: str = ""
     kinks: list[sp.Expr] = field(default_factory=list)
-    extra_values: list[tuple[Any, ...]] = field(default_factory=list)
     differing: int = 0
     witness_index: int | None = None
     tried: int = 0
@@ -177,7 +174,6 @@ def decide_equal(
     outcome = Equality(kind="undecided", kinks=kinks, tried=draw.tried, reason=draw.reason)
     outcome.points = draw.points
     outcome.values = [(v[0], v[1]) for v in draw.values]
-    outcome.extra_values = [tuple(v[2:]) for v in draw.values]
     outcome.near_kink = list(draw.near_kink)
     if not draw.points:
         if proof:
