@@ -79,8 +79,10 @@ def callable_arg(value: Any, name: str) -> Any:
 
 def seed(value: Any, name: str = "seed") -> int:
     """A seed: an integer with ``0 <= seed <= 2**63 - 1``."""
-    if not _is_integer(value) or not 0 <= value <= MAX_SEED:
-        fail(name, "a non-negative integer below 2**63", value)
+    if not _is_integer(value) or value < 0:
+        fail(name, "a non-negative integer", value)
+    if value > MAX_SEED:
+        fail(name, "at most 2**63 - 1", value)
     return int(value)
 
 

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 
 from derivcheck.errors import InputError
 from derivcheck.examples import BROKEN, CORRECT, KINK_CONVENTION, book, broken, chapters, make_case
-from derivcheck.layers import check as layers_module
 from derivcheck.layers import report as lr
-from derivcheck.layers.check import PROBE_SALT, check_jacobian, check_layer
+from derivcheck.layers import state as layer_state
+from derivcheck.layers.base import PROBE_SALT
+from derivcheck.layers.check import check_jacobian, check_layer
 
 
 def run(case, **kwargs):
@@ -357,11 +358,11 @@ def _global_states_equal(a, b):
 
 def test_global_random_state_is_read_in_place():
     # the fast path (no np.random.get_state per check) is the one in use with this numpy
-    assert layers_module._fingerprint_is_the_state()
+    assert layer_state.fingerprint_is_the_state()
     np.random.seed(3)
-    before = layers_module._global_fingerprint()
+    before = layer_state.global_fingerprint()
     np.random.random()
-    assert before is not None and layers_module._global_fingerprint() != before
+    assert before is not None and layer_state.global_fingerprint() != before
 
 
 @pytest.mark.parametrize("in_place", [True, False])
@@ -371,7 +372,7 @@ def test_global_random_draws_are_frozen_and_the_state_restored(
     cached_gaussian, mode, in_place, monkeypatch
 ):
     if not in_place:  # the slow path: np.random.get_state compared
-        monkeypatch.setattr(layers_module, "_global_fingerprint", lambda: None)
+        monkeypatch.setattr(layer_state, "global_fingerprint", lambda: None)
     # one Gaussian draw uses a cached one (the generator does not move) when there is one:
     # the check must see the draw either way, and restore the cache bit for bit
     np.random.seed(7)

@@ -33,8 +33,7 @@ from typing import Any
 
 import sympy as sp
 
-from derivcheck.claims import decide, report, sampling, symbolic
-from derivcheck.claims import parse
+from derivcheck.claims import decide, parse, report, sampling, symbolic
 from derivcheck.claims.report import ClaimReport, Verdict
 from derivcheck.errors import InputError
 

@@ -1,0 +1,94 @@
+"""The state one layer check carries, shared by its contract, strategy and
+reference steps (:mod:`~derivcheck.layers.contracts`,
+:mod:`~derivcheck.layers.strategies`, :mod:`~derivcheck.layers.trace.reference`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from derivcheck.layers import report as msg
+from derivcheck.layers.adapters import Adapter, CheckFailed
+from derivcheck.layers.report import Failure, TensorCheck
+
+#: ``mode="auto"`` checks every entry when the layer has at most this many entries in all.
+FULL_CHECK_LIMIT = 20_000
+#: Gaussian directional probes, each over every entry of every tensor at once, in the
+#: directional strategy (a tensor is probed on its own only when one of them disagrees).
+JOINT_PROBES = 2
+#: Entries per tensor sampled and checked one by one in the directional strategy: a few,
+#: for entry-level numbers in the report (the probes already cover every entry).
+SAMPLED_ENTRIES = 4
+#: The sample of a tensor whose probes all straddle a kink (and so decide nothing).
+FALLBACK_ENTRIES = 32
+#: The symbolic reference is tried only up to this many entries in all.
+SYMBOLIC_LIMIT = 500
+#: Wrong entries per tensor listed in ``LayerReport.failures``.
+MAX_FAILURES_PER_TENSOR = 100
+PROBE_SALT = 0x6463  # mixed into the seed of every probe direction; see _Check.__init__
+
+
+class CheckBase:
+    """Attributes and failure helpers of a check; the steps are mixins."""
+
+    # set by the check once the layer's kind is known (before any step uses them)
+    probe: Callable[[], float]
+    param_copies: dict[str, np.ndarray]
+
+    def __init__(
+        self,
+        layer: Any,
+        x: np.ndarray,
+        y_true: np.ndarray | None,
+        *,
+        params: Sequence[str] | None,
+        reference: str,
+        mode: str,
+        seed: int,
+        rtol: float | None,
+        atol: float | None,
+        forward_kwargs: dict[str, Any],
+        penalty: Callable[[Any], Any] | None,
+        cached_gaussian: bool = True,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> None:
+        self.layer = layer
+        self.progress = progress
+        self.cached_gaussian = cached_gaussian
+        self.x = x
+        self.x0 = x.copy()
+        self.y_true = y_true
+        self.y0 = None if y_true is None else y_true.copy()
+        self.explicit_params = params
+        self.reference = reference
+        self.mode = mode
+        self.seed = seed
+        self.rtol, self.atol = rtol, atol
+        # salted so the probe is never the stream a user draws inputs from with the same
+        # seed: default_rng(0) inputs with G == inputs made x.T @ G symmetric and hid a
+        # transposed dweights
+        self.rng = np.random.default_rng([seed, PROBE_SALT])
+        self.failures: list[Failure] = []
+        self.notes: list[str] = []
+        self.tensors: dict[str, TensorCheck] = {}
+        self.adapter = Adapter(layer, x, y_true, dict(forward_kwargs))
+        self.user_penalty = penalty
+        self.strategy = msg.STRATEGY_FULL
+        self.nfev = 0
+        self.eps = float(np.finfo(x.dtype).eps)
+        self.dtype = str(x.dtype)
+        self.first_output: np.ndarray = np.zeros(0)
+        self.params: list[str] = []
+
+    def fail(self, tensor: str, kind: str, message: str) -> None:
+        self.failures.append(Failure(tensor, (), None, None, None, None, kind, message))
+
+    def call(self, where: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except Exception as exc:
+            self.fail(where, "exception", msg.msg_exception(where, exc))
+            raise CheckFailed from exc

@@ -1,0 +1,106 @@
+"""Diagnoses: the likely cause of a mismatch, read off the backward's gradient and
+the reference (a factor, a sign, a transpose, the batch size, one row, a kink).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from derivcheck.layers import report as msg
+from derivcheck.layers.report import TensorCheck
+
+
+def close(a: np.ndarray, b: np.ndarray, tol: np.ndarray) -> bool:
+    return bool(np.all(np.abs(a - b) <= tol))
+
+
+def diagnose_shape(name: str, raw: np.ndarray, numeric: np.ndarray, est: Any) -> str | None:
+    """A gradient of the wrong shape: do its values match the numeric gradient transposed or
+    reshaped?"""
+    if np.any(np.isnan(numeric)):
+        return None
+    raw = np.asarray(raw, dtype=np.float64)
+    tol = 8 * np.nan_to_num(np.abs(numeric - numeric), nan=0.0) + 1e-6 * (
+        np.abs(numeric) + float(np.max(np.abs(numeric)))
+    )
+    if raw.ndim == 2 and raw.T.shape == numeric.shape and close(raw.T, numeric, tol):
+        return msg.diag_transpose(name)
+    if raw.size == numeric.size and close(raw.reshape(numeric.shape), numeric, tol):
+        return msg.diag_reshaped(name, numeric.shape)
+    return None
+
+
+def diagnose(
+    check: TensorCheck, batch: int, inputs: np.ndarray | None, *, outputs: int = 0
+) -> str | None:
+    """One line naming the likely cause of the mismatches, when one fits."""
+    assert check.analytic is not None
+    use = check.checked & ~check.kink
+    a = np.asarray(check.analytic, dtype=np.float64)[use]
+    n = check.numeric[use]
+    tol = np.nan_to_num(check.tol[use], nan=0.0) + 4 * np.nan_to_num(check.error[use], nan=0.0)
+    if a.size == 0:
+        return None
+    # a constant ratio everywhere: the sign, the batch size, a factor of 2
+    big = np.abs(n) > np.maximum(10 * tol, 1e-300)
+    if np.any(big):
+        factor = float(np.median(a[big] / n[big]))
+        if factor != 0 and close(
+            a, factor * n, 2 * tol * max(1.0, abs(factor)) + 1e-7 * np.abs(factor * n)
+        ):
+            return factor_diagnosis(factor, batch, outputs)
+        if np.all(np.abs(a) <= tol) and not np.all(np.abs(n) <= tol):
+            return msg.diag_zero(check.name)
+    full = a.size == check.analytic.size
+    analytic = np.asarray(check.analytic, dtype=np.float64)
+    if (
+        full
+        and analytic.ndim == 2
+        and analytic.shape[0] == analytic.shape[1]
+        and close(analytic.T, check.numeric, 2 * np.nan_to_num(check.tol, nan=0.0) + 1e-12)
+    ):
+        return msg.diag_transpose(check.name)
+    if (
+        full
+        and analytic.ndim == 2
+        and close(
+            analytic.reshape(analytic.shape[::-1]).T,
+            check.numeric,
+            2 * np.nan_to_num(check.tol, nan=0.0) + 1e-12,
+        )
+    ):
+        return msg.diag_transpose_reshaped(check.name, analytic.shape)
+    bad = np.argwhere(check.mismatch)
+    if len(bad) == 1 and check.n_checked > 1:
+        return msg.diag_one_entry(check.name, tuple(int(i) for i in bad[0]))
+    if check.analytic.ndim >= 2 and check.shape[0] > 1 and len(np.unique(bad[:, 0])) == 1:
+        row = int(bad[0, 0])
+        axis = "sample" if check.wrt == "inputs" else "row"
+        return msg.diag_one_row(check.name, row, axis)
+    if inputs is not None and inputs.shape == check.shape and 2 * len(bad) < check.n_checked:
+        limit = float(np.max(np.abs(inputs[check.mismatch])))
+        if limit <= 1e-2 * float(np.max(np.abs(inputs))):
+            return msg.diag_near_kink(len(bad), limit)
+    return None
+
+
+def factor_diagnosis(factor: float, batch: int, outputs: int = 0) -> str | None:
+    def near(value: float, target: float) -> bool:
+        return abs(value - target) <= 1e-4 * abs(target)
+
+    if near(factor, 1.0):
+        return None
+    if near(factor, -1.0):
+        return msg.diag_sign()
+    if batch > 1 and near(factor, batch):
+        return msg.diag_batch_times(batch)
+    if batch > 1 and near(factor, 1 / batch):
+        return msg.diag_batch_divided(batch)
+    if outputs > 1 and near(factor, outputs):
+        return msg.diag_outputs_times(outputs)
+    for k in (2, 3, 4, 0.5, 1 / 3, 0.25):
+        if near(factor, k):
+            return msg.diag_factor(float(k))
+    return msg.diag_factor(factor)

@@ -1,0 +1,263 @@
+"""The numeric strategies: every entry (full), or Gaussian directional probes over
+every entry at once, localised to entries when one disagrees (directional).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from derivcheck import fd
+from derivcheck.fd import steps
+from derivcheck.layers import report as msg
+from derivcheck.layers.adapters import Tensor
+from derivcheck.layers.base import (
+    FALLBACK_ENTRIES,
+    FULL_CHECK_LIMIT,
+    JOINT_PROBES,
+    SAMPLED_ENTRIES,
+    CheckBase,
+)
+from derivcheck.layers.diagnose import diagnose_shape
+from derivcheck.layers.report import TensorCheck
+from derivcheck.layers.state import entry_index, put_back
+
+
+class Strategies(CheckBase):
+    """The numeric steps of a check (a mixin of the check)."""
+
+    def _numeric(self, tensors: list[Tensor]) -> None:
+        total = sum(t.array.size for t in tensors)
+        full = self.mode == "full" or (self.mode == "auto" and total <= FULL_CHECK_LIMIT)
+        stages = len(tensors) if full else 1
+        for i, t in enumerate(tensors):
+            if full or not t.ok:
+                self._report_progress(t.grad_name, i, stages)
+                self._guarded([t], lambda group: self._numeric_tensor(group[0]))
+        if not full:
+            self.strategy = msg.strategy_directional(total, JOINT_PROBES)
+            live = [t for t in tensors if t.ok]
+            if live:
+                self._report_progress("directional probes", 0, stages)
+                self._guarded(live, self._directional)
+        self._report_progress("done", stages, stages)
+        # the report lists the tensors in this order
+        order = [t.grad_name for t in tensors if t.grad_name in self.tensors]
+        self.tensors = {name: self.tensors[name] for name in order}
+
+    def _report_progress(self, stage: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(stage, done, total)
+
+    def _guarded(self, group: list[Tensor], step: Callable[[list[Tensor]], None]) -> None:
+        """Run ``step`` on ``group``; when it raises, one tensor at a time, so the failure
+        names the tensor whose perturbation breaks forward (or that cannot be perturbed)."""
+        try:
+            step(group)
+        except Exception as exc:  # forward fails a step away from the point, or the
+            # array cannot be perturbed (read-only): that tensor is not checked
+            if len(group) > 1:
+                for t in group:
+                    self._guarded([t], step)
+                return
+            t = group[0]
+            self.fail(t.grad_name, "exception", msg.msg_numeric_failed(t.grad_name, exc))
+            check = self.tensors.get(t.grad_name)
+            if check is not None:
+                check.checked[...] = False
+                check.mismatch[...] = False
+        finally:
+            np.copyto(self.x, self.x0)
+            for name, saved in self.param_copies.items():
+                put_back(getattr(self.layer, name), saved)
+
+    def _new_check(self, t: Tensor) -> TensorCheck:
+        shape = t.array.shape
+        nan = np.full(shape, np.nan)
+        check = TensorCheck(
+            name=t.grad_name,
+            wrt=t.name,
+            shape=shape,
+            analytic=t.grad if t.ok else None,
+            analytic_raw=t.grad,
+            numeric=nan.copy(),
+            error=nan.copy(),
+            checked=np.zeros(shape, dtype=bool),
+            mismatch=np.zeros(shape, dtype=bool),
+            kink=np.zeros(shape, dtype=bool),
+            tol=nan.copy(),
+            reference=self.reference,
+            dtype=str(t.array.dtype),
+        )
+        self.tensors[t.grad_name] = check
+        return check
+
+    def _numeric_tensor(self, t: Tensor) -> None:
+        """Every entry of ``t`` one by one; for an unusable gradient, the numeric gradient
+        alone (small tensors), so that a wrong shape can be diagnosed."""
+
+        check = self._new_check(t)
+        if t.ok:
+            self._estimate(check, t, None)
+            return
+        if t.grad is not None and t.array.size <= FULL_CHECK_LIMIT and t.grad.size == t.array.size:
+            est = fd.partial_derivatives(self.probe, t.array, None, eps=self.eps)
+            self.nfev += int(est.nfev)
+            idx = entry_index(est.index, t.array.ndim)
+            check.numeric[idx] = est.value
+            check.error[idx] = est.error
+            check.diagnosis = diagnose_shape(t.grad_name, np.asarray(t.grad), check.numeric, est)
+
+    def _directional(self, group: list[Tensor]) -> None:
+        """Gaussian probes over every entry of every tensor of ``group`` at once; only when
+        one disagrees, probes per tensor and localisation of the wrong entries.
+
+        The noise of the probe is measured once and shared by every engine call.  A probe
+        that straddles a kink decides nothing: the tensors it leaves open get a larger
+        sample of entries checked one by one.  Failures are recorded only at the end, so
+        a rerun one tensor at a time (see :meth:`_guarded`) does not repeat them.
+        """
+        checks = [self._new_check(t) for t in group]
+        arrays = [t.array for t in group]
+        grads = [np.asarray(t.grad, dtype=np.float64) for t in group]
+        joint = [[self.rng.standard_normal(a.shape) for a in arrays] for _ in range(JOINT_PROBES)]
+        results, sigma = self._probes(arrays, grads, joint, None)
+        failing = [
+            (dirs, ratio) for dirs, (bad, _, ratio) in zip(joint, results, strict=True) if bad
+        ]
+        kinky = any(kink for _, kink, _ in results)
+        if len(group) == 1:
+            verdicts = ["fail" if failing else "kink" if kinky else "ok"]
+        elif failing:
+            # the failing direction restricted to one tensor carries exactly that tensor's
+            # share of the disagreement
+            directions = max(failing, key=lambda item: item[1])[0]
+            verdicts, ratios = [], []
+            for arr, grad, d in zip(arrays, grads, directions, strict=True):
+                (bad, kink, ratio), _ = self._probes([arr], [grad], [[d]], sigma)
+                verdicts.append("fail" if bad else "kink" if kink else "ok")
+                ratios.append(ratio)
+            if all(v == "ok" for v in verdicts):  # shares each within tolerance: the worst
+                verdicts[int(np.argmax(ratios))] = "fail"
+        elif kinky:  # fresh probes of each tensor alone: a kink may lie in one tensor only
+            verdicts = []
+            for arr, grad in zip(arrays, grads, strict=True):
+                own = [[self.rng.standard_normal(arr.shape)] for _ in range(JOINT_PROBES)]
+                alone, _ = self._probes([arr], [grad], own, sigma)
+                if any(disagrees for disagrees, _, _ in alone):
+                    verdicts.append("fail")
+                else:
+                    verdicts.append("kink" if any(k for _, k, _ in alone) else "ok")
+        else:
+            verdicts = ["ok"] * len(group)
+        f0 = float(self.probe())
+        self.nfev += 1
+        unlocalised = []
+        for t, check, grad, verdict in zip(group, checks, grads, verdicts, strict=True):
+            size = t.array.size
+            n_sample = min(FALLBACK_ENTRIES if verdict == "kink" else SAMPLED_ENTRIES, size)
+            flat = np.sort(self.rng.choice(size, size=n_sample, replace=False))
+            indices: np.ndarray | None = None  # a 0-d parameter: its one entry is all of it
+            if t.array.ndim:
+                indices = np.stack(np.unravel_index(flat, t.array.shape), axis=1)
+            if verdict == "fail" and indices is not None:
+                extra = self._localise(t.array, grad, sigma)
+                if len(extra):
+                    indices = np.unique(np.concatenate([extra, indices]), axis=0)
+            self._estimate(check, t, indices, noise=sigma, f0=f0)
+            if verdict == "fail" and not check.mismatch.any():
+                unlocalised.append(t.grad_name)
+        for name in unlocalised:
+            self.fail(name, "mismatch", msg.msg_probe_unlocalised(name))
+
+    def _probes(
+        self,
+        arrays: list[np.ndarray],
+        grads: list[np.ndarray],
+        directions: list[list[np.ndarray]],
+        sigma: float | None,
+    ) -> tuple[list[tuple[bool, bool, float]], float]:
+        """Directional probes of ``arrays`` (the noise measured once when ``sigma`` is None):
+        for each, (disagrees, straddles a kink, disagreement / tolerance); and the noise."""
+
+        ests = fd.directional_derivatives(
+            self.probe, arrays, directions, eps=self.eps, noise=sigma
+        )
+        results = []
+        for est, dirs in zip(ests, directions, strict=True):
+            self.nfev += int(est.nfev)
+            expected = 0.0
+            spread = 0.0  # sum |g| |d|: the scale of the rounding in ``expected`` itself
+            for g, d in zip(grads, dirs, strict=True):
+                expected += float(np.vdot(g, d))
+                spread += float(np.vdot(np.abs(g), np.abs(d)))
+            # compare()'s tolerance in plain floats (its per-call cost is numpy's, on 1 entry)
+            diff = abs(expected - est.value)
+            if self.rtol is None and self.atol is None:
+                scale = 2.0 * abs(expected) + abs(est.value) + spread
+                tol = steps.SAFETY * est.error + steps.ULPS * self.eps * scale
+            else:
+                tol = (self.atol or 0.0) + (self.rtol or 0.0) * abs(est.value)
+            if est.kink:
+                results.append((False, True, 0.0))
+            elif not diff <= tol:  # NaN disagrees
+                ratio = diff / tol if tol > 0 and math.isfinite(diff) else math.inf
+                results.append((True, False, ratio))
+            else:
+                results.append((False, False, diff / tol if tol > 0 else 0.0))
+        return results, float(ests[0].noise)
+
+    def _counted(self, run: Callable[[Callable[[], float]], Any]) -> Any:
+        """``run(probe)``, adding to ``nfev`` the evaluations it made (for engine calls that
+        do not report them)."""
+        probe, calls = self.probe, 0
+
+        def counted() -> float:
+            nonlocal calls
+            calls += 1
+            return probe()
+
+        try:
+            return run(counted)
+        finally:
+            self.nfev += calls
+
+    def _localise(self, array: np.ndarray, grad: np.ndarray, sigma: float) -> np.ndarray:
+        """Indices of the wrong entries of one tensor found by group testing, shape (k, ndim)."""
+
+        found = self._counted(
+            lambda f: fd.localise(
+                f, [array], [grad], eps=self.eps, seed=self.seed, noise=sigma
+            )
+        )
+        return np.array([list(index) for _, index in found], dtype=np.intp).reshape(-1, array.ndim)
+
+    def _estimate(
+        self,
+        check: TensorCheck,
+        t: Tensor,
+        indices: np.ndarray | None,
+        noise: float | None = None,
+        f0: float | None = None,
+    ) -> None:
+
+        grad = np.asarray(t.grad)
+        analytic = (
+            grad.reshape(-1) if indices is None else grad[tuple(np.asarray(indices).T)]
+        ).astype(np.float64)
+        est = fd.partial_derivatives(
+            self.probe, t.array, indices, analytic=analytic, eps=self.eps, noise=noise, f0=f0
+        )
+        self.nfev += int(est.nfev)
+        cmp = fd.compare(analytic, est, eps=self.eps, rtol=self.rtol, atol=self.atol)
+        idx = entry_index(est.index, t.array.ndim)
+        check.numeric[idx] = est.value
+        check.error[idx] = est.error
+        check.checked[idx] = True
+        check.kink[idx] = np.asarray(cmp.kink, dtype=bool)
+        check.mismatch[idx] = np.asarray(cmp.mismatch, dtype=bool) & ~check.kink[idx]
+        check.tol[idx] = cmp.tol
+        check.rule = msg.rule_text(self.rtol, self.atol)

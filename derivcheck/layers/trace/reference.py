@@ -1,0 +1,89 @@
+"""The symbolic reference of a layer check: exact SymPy gradients of the traced
+forward (:mod:`~derivcheck.layers.trace.core`), compared beside the numeric ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from derivcheck.errors import TraceError
+from derivcheck.layers import report as msg
+from derivcheck.layers.adapters import Tensor
+from derivcheck.layers.base import SYMBOLIC_LIMIT, CheckBase
+from derivcheck.layers.report import TensorCheck
+
+
+class SymbolicReference(CheckBase):
+    """The symbolic steps of a check (a mixin of the check)."""
+
+    def _symbolic(self, tensors: list[Tensor]) -> None:
+        total = sum(t.array.size for t in tensors)
+        if total > SYMBOLIC_LIMIT:
+            self.notes.append(msg.msg_symbolic_skipped(total, SYMBOLIC_LIMIT))
+            return
+        from derivcheck.layers.trace import core as trace
+
+        names = [t.name for t in tensors]
+        point = {t.name: np.asarray(t.array, dtype=np.float64) for t in tensors}
+        try:
+            exact = trace.exact_gradients(self._symbolic_probe(names), point)
+        except TraceError as exc:
+            self.notes.append(msg.msg_symbolic_unavailable(str(exc)))
+            return
+        except Exception as exc:  # a forward that cannot run on symbols: numeric stands
+            self.notes.append(msg.msg_symbolic_unavailable(msg.msg_exception("forward", exc)))
+            return
+        finally:
+            np.copyto(self.x, self.x0)
+        for t in tensors:
+            check = self.tensors[t.grad_name]
+            value = exact.get(t.name)
+            if value is not None and np.shape(value) == check.shape:
+                check.symbolic = np.asarray(value, dtype=np.float64)
+
+    def _symbolic_probe(self, names: list[str]) -> Callable[[dict[str, np.ndarray]], Any]:
+        ad, layer = self.adapter, self.layer
+
+        def probe(sym: dict[str, np.ndarray]) -> Any:
+            attrs = vars(layer)
+            saved = {name: attrs[name] for name in names if name != "inputs"}
+            try:
+                for name in saved:
+                    attrs[name] = sym[name]
+                returned = ad.forward_raw(sym["inputs"])
+                if ad.is_layer:
+                    out = returned if ad.kind == "layer_returns" else layer.output
+                    value = np.sum(out * ad.G64)
+                    if ad.penalty is not None:
+                        value = value + ad.penalty(layer)
+                    return value
+                if ad.kind == "loss" and np.size(returned) > 1:
+                    return np.sum(returned) / np.size(returned)
+                return returned
+            finally:
+                attrs.update(saved)
+
+        return probe
+
+    def _apply_symbolic(self, check: TensorCheck) -> None:
+        assert check.symbolic is not None and check.analytic is not None
+        sym = check.symbolic
+        a = np.asarray(check.analytic, dtype=np.float64)
+        geps = max(self.eps, float(np.finfo(np.asarray(check.analytic).dtype).eps))
+        tol = 256 * geps * (np.abs(sym) + float(np.mean(np.abs(sym))) + 1e-300)
+        if self.rtol is not None or self.atol is not None:
+            tol = (self.rtol or 0.0) * np.abs(sym) + (self.atol or 0.0)
+        usable = check.checked & ~check.kink
+        sym_bad = (np.abs(a - sym) > tol) & usable
+        disagree = (np.abs(check.numeric - sym) > np.maximum(check.tol, tol)) & usable
+        if np.any(disagree):
+            self.notes.append(msg.msg_engines_disagree(check.name, int(np.count_nonzero(disagree))))
+        if self.reference == "symbolic":
+            check.mismatch = sym_bad
+            check.tol = np.where(usable, tol, np.nan)
+            check.rule = msg.RULE_ROUNDING
+        else:
+            check.mismatch = check.mismatch | sym_bad
