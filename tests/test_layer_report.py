@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from derivcheck.layers import diagnose as dg
 from derivcheck.layers import report as lr
 from derivcheck.layers.report import Failure, LayerReport, TensorCheck
 
@@ -57,7 +58,7 @@ def _failing_report(**kwargs):
 
 
 def test_failing_text_is_pinned():
-    rep = _failing_report(diagnosis=lr.diag_factor(0.5))
+    rep = _failing_report(diagnosis=dg.diag_factor(0.5))
     assert str(rep) == (
         "Layer_Dense: FAILED (float64, seed=0)\n"
         "\n"
@@ -232,20 +233,20 @@ def test_heatmap_data_has_every_tensor_array():
             "2·backward(G) by up to 1",
         ),
         (
-            lr.diag_batch_times(32),
+            dg.diag_batch_times(32),
             "Diagnosis: BACKWARD is exactly NUMERIC × 32 (the batch size) everywhere: a sum where "
             "a mean is meant, or a missing division by the number of samples.",
         ),
         (
-            lr.diag_factor(2.0),
+            dg.diag_factor(2.0),
             "Diagnosis: BACKWARD is exactly NUMERIC × 2 everywhere: an extra factor of 2.",
         ),
         (
-            lr.diag_factor(1.7),
+            dg.diag_factor(1.7),
             "Diagnosis: BACKWARD is NUMERIC × 1.7 everywhere: a constant factor is wrong.",
         ),
         (
-            lr.diag_one_entry("dweights", (2, 1)),
+            dg.diag_one_entry("dweights", (2, 1)),
             "Diagnosis: only dweights[2, 1] is wrong; every other entry matches.",
         ),
         (lr.rule_text(1e-5, None), "rtol=1e-05, atol=0"),

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from derivcheck.errors import InputError
 from derivcheck.examples import BROKEN, CORRECT, KINK_CONVENTION, book, broken, chapters, make_case
+from derivcheck.layers import diagnose as dg
 from derivcheck.layers import report as lr
 from derivcheck.layers import state as layer_state
 from derivcheck.layers.base import PROBE_SALT
@@ -96,7 +97,7 @@ def test_mean_instead_of_sum_caught_over_shapes(seed, batch, n_inputs, n_neurons
     )
     rep = run(case, seed=seed)
     assert {f.tensor for f in rep.failures} == {"dbiases"}
-    assert rep.tensors["dbiases"].diagnosis == lr.diag_batch_divided(batch)
+    assert rep.tensors["dbiases"].diagnosis == dg.diag_batch_divided(batch)
 
 
 # bugs that show whatever the random draw; dropout masks and ReLU sign patterns can hide a bug
@@ -160,26 +161,26 @@ def test_cross_entropy_with_sparse_and_one_hot_labels(seed, batch, classes, one_
 def _diagnosis_cases():
     batch, n_in = 4, 3
     return [
-        ("Dense_MeanInsteadOfSum", "dbiases", lr.diag_batch_divided(batch)),
-        ("CCE_MissingSamplesDivision", "dinputs", lr.diag_batch_times(batch)),
-        ("SoftmaxCCE_NoSamplesDivision", "dinputs", lr.diag_batch_times(batch)),
-        ("BCE_MissingOutputsDivision", "dinputs", lr.diag_outputs_times(n_in)),
-        ("Loss_MeanAbsoluteError_Book", "dinputs", lr.diag_sign()),
-        ("MSE_SignFlipped", "dinputs", lr.diag_sign()),
-        ("MSE_MissingFactor2", "dinputs", lr.diag_factor(0.5)),
-        ("Dropout_BackwardUnscaled", "dinputs", lr.diag_factor(0.5)),
-        ("Dense_TransposedWeights", "dweights", lr.diag_transpose("dweights")),
+        ("Dense_MeanInsteadOfSum", "dbiases", dg.diag_batch_divided(batch)),
+        ("CCE_MissingSamplesDivision", "dinputs", dg.diag_batch_times(batch)),
+        ("SoftmaxCCE_NoSamplesDivision", "dinputs", dg.diag_batch_times(batch)),
+        ("BCE_MissingOutputsDivision", "dinputs", dg.diag_outputs_times(n_in)),
+        ("Loss_MeanAbsoluteError_Book", "dinputs", dg.diag_sign()),
+        ("MSE_SignFlipped", "dinputs", dg.diag_sign()),
+        ("MSE_MissingFactor2", "dinputs", dg.diag_factor(0.5)),
+        ("Dropout_BackwardUnscaled", "dinputs", dg.diag_factor(0.5)),
+        ("Dense_TransposedWeights", "dweights", dg.diag_transpose("dweights")),
         (
             "Dense_TransposedWeightsReshaped",
             "dweights",
-            lr.diag_transpose_reshaped("dweights", (n_in, n_in + 2)),
+            dg.diag_transpose_reshaped("dweights", (n_in, n_in + 2)),
         ),
-        ("Dense_BiasGradWrongShape", "dbiases", lr.diag_reshaped("dbiases", (1, n_in + 2))),
-        ("Dense_OneRowWrong", "dinputs", lr.diag_one_row("dinputs", 0, "sample")),
+        ("Dense_BiasGradWrongShape", "dbiases", dg.diag_reshaped("dbiases", (1, n_in + 2))),
+        ("Dense_OneRowWrong", "dinputs", dg.diag_one_row("dinputs", 0, "sample")),
         (
             "Dense_OneWeightOffByOnePercent",
             "dweights",
-            lr.diag_one_entry("dweights", (n_in - 1, n_in + 1)),
+            dg.diag_one_entry("dweights", (n_in - 1, n_in + 1)),
         ),
     ]
 
@@ -200,7 +201,7 @@ def test_diagnosis_near_a_kink():
     x = np.array([[1.0, -2.0, 5e-4, 3.0], [4e-4, 2.0, -1.0, 0.5], [1.5, -0.3, 0.7, 2.2]])
     rep = check_layer(ReLUWrongThreshold(), x)
     assert {f.index for f in rep.failures} == {(0, 2), (1, 0)}
-    assert rep.tensors["dinputs"].diagnosis == lr.diag_near_kink(2, 5e-4)
+    assert rep.tensors["dinputs"].diagnosis == dg.diag_near_kink(2, 5e-4)
     assert rep.tensors["dinputs"].diagnosis == (
         "Diagnosis: only entries whose input is near 0 differ (2, all with |x| <= 0.0005): "
         "the backward's condition at the kink is off (a threshold, or < for <=)."
@@ -234,7 +235,7 @@ def test_mismatch_report_text_numpy_style():
     assert all("(NUMERIC ±" in line and "SYMBOLIC" not in line for line in lines[6:9])
     assert lines[9].startswith("Max absolute difference among violations: ")
     assert lines[10] == "Max relative difference among violations: 0.5"
-    assert lines[11] == lr.diag_factor(0.5)
+    assert lines[11] == dg.diag_factor(0.5)
 
 
 def test_failures_list_entries_worst_first():
@@ -747,7 +748,7 @@ def test_directional_mode_catches_one_dweights_entry_off_by_one_percent(n_in, n_
     layer, x = _dense(n_in, n_out, 32, where=where, factor=factor)
     rep = check_layer(layer, x, mode="directional")
     assert [(f.tensor, f.index, f.kind) for f in rep.failures] == [("dweights", where, "mismatch")]
-    assert rep.tensors["dweights"].diagnosis == lr.diag_one_entry("dweights", where)
+    assert rep.tensors["dweights"].diagnosis == dg.diag_one_entry("dweights", where)
     # a few entries one by one besides the wrong one: detection does not check every entry
     assert sum(rep.checked.values()) < 50
     good, xg = _dense(n_in, n_out, 32)
@@ -863,7 +864,7 @@ def test_float32_broken_layer_is_caught():
     case = make_case("MSE_MissingFactor2")
     rep = check_layer(case.layer, case.inputs.astype(np.float32), case.y_true.astype(np.float32))
     assert not rep.ok
-    assert rep.tensors["dinputs"].diagnosis == lr.diag_factor(0.5)
+    assert rep.tensors["dinputs"].diagnosis == dg.diag_factor(0.5)
     assert "float32, seed=0" in str(rep)
 
 
@@ -978,12 +979,12 @@ def test_jacobian_correct_full_and_2d_shapes():
 def test_jacobian_wrong_entries_and_diagnosis():
     x = np.array([0.5, 1.0, 2.0])
     rep = check_jacobian(np.exp, lambda x: np.diag(np.exp(x)) * 2, x)
-    assert rep.tensors["jacobian"].diagnosis == lr.diag_factor(2.0)
+    assert rep.tensors["jacobian"].diagnosis == dg.diag_factor(2.0)
     A = np.array([[1.0, 2.0], [3.0, 4.0]])
     rep = check_jacobian(lambda v: A @ v, lambda v: A.T, np.array([1.0, -1.0]))
     assert not rep.ok
     assert {f.index for f in rep.failures} == {(0, 1), (1, 0)}
-    assert rep.tensors["jacobian"].diagnosis == lr.diag_transpose("jacobian")
+    assert rep.tensors["jacobian"].diagnosis == dg.diag_transpose("jacobian")
 
 
 def test_jacobian_contract_failures():

@@ -4,12 +4,12 @@ the reference (a factor, a sign, a transpose, the batch size, one row, a kink).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from derivcheck.layers import report as msg
-from derivcheck.layers.report import TensorCheck
+from derivcheck.layers.report import TensorCheck, format_index
 
 
 def close(a: np.ndarray, b: np.ndarray, tol: np.ndarray) -> bool:
@@ -26,9 +26,9 @@ def diagnose_shape(name: str, raw: np.ndarray, numeric: np.ndarray, est: Any) ->
         np.abs(numeric) + float(np.max(np.abs(numeric)))
     )
     if raw.ndim == 2 and raw.T.shape == numeric.shape and close(raw.T, numeric, tol):
-        return msg.diag_transpose(name)
+        return diag_transpose(name)
     if raw.size == numeric.size and close(raw.reshape(numeric.shape), numeric, tol):
-        return msg.diag_reshaped(name, numeric.shape)
+        return diag_reshaped(name, numeric.shape)
     return None
 
 
@@ -52,7 +52,7 @@ def diagnose(
         ):
             return factor_diagnosis(factor, batch, outputs)
         if np.all(np.abs(a) <= tol) and not np.all(np.abs(n) <= tol):
-            return msg.diag_zero(check.name)
+            return diag_zero(check.name)
     full = a.size == check.analytic.size
     analytic = np.asarray(check.analytic, dtype=np.float64)
     if (
@@ -61,7 +61,7 @@ def diagnose(
         and analytic.shape[0] == analytic.shape[1]
         and close(analytic.T, check.numeric, 2 * np.nan_to_num(check.tol, nan=0.0) + 1e-12)
     ):
-        return msg.diag_transpose(check.name)
+        return diag_transpose(check.name)
     if (
         full
         and analytic.ndim == 2
@@ -71,18 +71,18 @@ def diagnose(
             2 * np.nan_to_num(check.tol, nan=0.0) + 1e-12,
         )
     ):
-        return msg.diag_transpose_reshaped(check.name, analytic.shape)
+        return diag_transpose_reshaped(check.name, analytic.shape)
     bad = np.argwhere(check.mismatch)
     if len(bad) == 1 and check.n_checked > 1:
-        return msg.diag_one_entry(check.name, tuple(int(i) for i in bad[0]))
+        return diag_one_entry(check.name, tuple(int(i) for i in bad[0]))
     if check.analytic.ndim >= 2 and check.shape[0] > 1 and len(np.unique(bad[:, 0])) == 1:
         row = int(bad[0, 0])
         axis = "sample" if check.wrt == "inputs" else "row"
-        return msg.diag_one_row(check.name, row, axis)
+        return diag_one_row(check.name, row, axis)
     if inputs is not None and inputs.shape == check.shape and 2 * len(bad) < check.n_checked:
         limit = float(np.max(np.abs(inputs[check.mismatch])))
         if limit <= 1e-2 * float(np.max(np.abs(inputs))):
-            return msg.diag_near_kink(len(bad), limit)
+            return diag_near_kink(len(bad), limit)
     return None
 
 
@@ -93,14 +93,99 @@ def factor_diagnosis(factor: float, batch: int, outputs: int = 0) -> str | None:
     if near(factor, 1.0):
         return None
     if near(factor, -1.0):
-        return msg.diag_sign()
+        return diag_sign()
     if batch > 1 and near(factor, batch):
-        return msg.diag_batch_times(batch)
+        return diag_batch_times(batch)
     if batch > 1 and near(factor, 1 / batch):
-        return msg.diag_batch_divided(batch)
+        return diag_batch_divided(batch)
     if outputs > 1 and near(factor, outputs):
-        return msg.diag_outputs_times(outputs)
+        return diag_outputs_times(outputs)
     for k in (2, 3, 4, 0.5, 1 / 3, 0.25):
         if near(factor, k):
-            return msg.diag_factor(float(k))
-    return msg.diag_factor(factor)
+            return diag_factor(float(k))
+    return diag_factor(factor)
+
+
+# --- the diagnosis sentences ---------------------------------------------------------------
+
+
+def diag_transpose_reshaped(tensor: str, shape: tuple[int, ...]) -> str:
+    return (
+        f"Diagnosis: {tensor} is the transpose of the numeric gradient reshaped to {shape}: "
+        "a transposed product, reshaped to fit."
+    )
+
+
+def diag_batch_times(batch: int) -> str:
+    return (
+        f"Diagnosis: BACKWARD is exactly NUMERIC × {batch} (the batch size) everywhere: "
+        "a sum where a mean is meant, or a missing division by the number of samples."
+    )
+
+
+def diag_batch_divided(batch: int) -> str:
+    return (
+        f"Diagnosis: BACKWARD is exactly NUMERIC / {batch} (the batch size) everywhere: "
+        "a mean where a sum is meant, or an extra division by the number of samples."
+    )
+
+
+def diag_outputs_times(outputs: int) -> str:
+    return (
+        f"Diagnosis: BACKWARD is exactly NUMERIC × {outputs} (the number of outputs) everywhere: "
+        "a missing division by the number of outputs per sample."
+    )
+
+
+def diag_one_entry(tensor: str, index: Sequence[int]) -> str:
+    return f"Diagnosis: only {format_index(tensor, index)} is wrong; every other entry matches."
+
+
+def diag_sign() -> str:
+    return "Diagnosis: BACKWARD is exactly -NUMERIC everywhere: the sign is flipped."
+
+
+def diag_factor(factor: float) -> str:
+    if abs(factor - round(factor)) < 1e-9 and factor > 1:
+        return (
+            f"Diagnosis: BACKWARD is exactly NUMERIC × {round(factor)} everywhere: "
+            f"an extra factor of {round(factor)}."
+        )
+    inv = 1 / factor
+    if abs(inv - round(inv)) < 1e-9 and inv > 1:
+        return (
+            f"Diagnosis: BACKWARD is exactly NUMERIC / {round(inv)} everywhere: "
+            f"a factor of {round(inv)} is missing."
+        )
+    return f"Diagnosis: BACKWARD is NUMERIC × {factor:.6g} everywhere: a constant factor is wrong."
+
+
+def diag_transpose(tensor: str) -> str:
+    return (
+        f"Diagnosis: the transpose of {tensor} matches the numeric gradient: a transposed product."
+    )
+
+
+def diag_reshaped(tensor: str, shape: tuple[int, ...]) -> str:
+    return (
+        f"Diagnosis: {tensor} reshaped to {shape} matches the numeric gradient: "
+        "the values are right, only the shape is wrong."
+    )
+
+
+def diag_near_kink(n: int, limit: float) -> str:
+    return (
+        f"Diagnosis: only entries whose input is near 0 differ ({n}, all with |x| <= {limit:.2g}): "
+        "the backward's condition at the kink is off (a threshold, or < for <=)."
+    )
+
+
+def diag_one_row(tensor: str, row: int, axis_name: str) -> str:
+    return (
+        f"Diagnosis: only {axis_name} {row} ({tensor}[{row}, ...]) is wrong; "
+        "every other one matches."
+    )
+
+
+def diag_zero(tensor: str) -> str:
+    return f"Diagnosis: {tensor} is zero where the numeric gradient is not: a term is missing."

@@ -33,18 +33,6 @@ import numpy as np
 
 __all__ = ["Failure", "LayerReport", "TensorCheck"]
 
-#: ``Failure.kind`` values.
-KINDS = (
-    "mismatch",  # an entry differs from the reference
-    "shape",  # a gradient has the wrong shape
-    "dtype",  # a gradient is not a floating array of at least the tensor's precision
-    "missing",  # backward did not set d<name>
-    "nonfinite",  # NaN or inf in a gradient or in the output
-    "mutation",  # forward/backward changed an array it does not own
-    "exception",  # forward, backward, fun or jac raised
-    "nonlinear",  # backward(2G) != 2 backward(G)
-    "contract",  # forward did not set output, returned the wrong thing, ...
-)
 
 WORST_SHOWN = 3
 KINKS_SHOWN = 3
@@ -220,91 +208,6 @@ def strategy_directional(total: int, probes: int) -> str:
     )
 
 
-def diag_transpose_reshaped(tensor: str, shape: tuple[int, ...]) -> str:
-    return (
-        f"Diagnosis: {tensor} is the transpose of the numeric gradient reshaped to {shape}: "
-        "a transposed product, reshaped to fit."
-    )
-
-
-# diagnoses --------------------------------------------------------------------------------
-
-
-def diag_batch_times(batch: int) -> str:
-    return (
-        f"Diagnosis: BACKWARD is exactly NUMERIC × {batch} (the batch size) everywhere: "
-        "a sum where a mean is meant, or a missing division by the number of samples."
-    )
-
-
-def diag_batch_divided(batch: int) -> str:
-    return (
-        f"Diagnosis: BACKWARD is exactly NUMERIC / {batch} (the batch size) everywhere: "
-        "a mean where a sum is meant, or an extra division by the number of samples."
-    )
-
-
-def diag_outputs_times(outputs: int) -> str:
-    return (
-        f"Diagnosis: BACKWARD is exactly NUMERIC × {outputs} (the number of outputs) everywhere: "
-        "a missing division by the number of outputs per sample."
-    )
-
-
-def diag_one_entry(tensor: str, index: Sequence[int]) -> str:
-    return f"Diagnosis: only {_fmt_index(tensor, index)} is wrong; every other entry matches."
-
-
-def diag_sign() -> str:
-    return "Diagnosis: BACKWARD is exactly -NUMERIC everywhere: the sign is flipped."
-
-
-def diag_factor(factor: float) -> str:
-    if abs(factor - round(factor)) < 1e-9 and factor > 1:
-        return (
-            f"Diagnosis: BACKWARD is exactly NUMERIC × {round(factor)} everywhere: "
-            f"an extra factor of {round(factor)}."
-        )
-    inv = 1 / factor
-    if abs(inv - round(inv)) < 1e-9 and inv > 1:
-        return (
-            f"Diagnosis: BACKWARD is exactly NUMERIC / {round(inv)} everywhere: "
-            f"a factor of {round(inv)} is missing."
-        )
-    return f"Diagnosis: BACKWARD is NUMERIC × {factor:.6g} everywhere: a constant factor is wrong."
-
-
-def diag_transpose(tensor: str) -> str:
-    return (
-        f"Diagnosis: the transpose of {tensor} matches the numeric gradient: a transposed product."
-    )
-
-
-def diag_reshaped(tensor: str, shape: tuple[int, ...]) -> str:
-    return (
-        f"Diagnosis: {tensor} reshaped to {shape} matches the numeric gradient: "
-        "the values are right, only the shape is wrong."
-    )
-
-
-def diag_near_kink(n: int, limit: float) -> str:
-    return (
-        f"Diagnosis: only entries whose input is near 0 differ ({n}, all with |x| <= {limit:.2g}): "
-        "the backward's condition at the kink is off (a threshold, or < for <=)."
-    )
-
-
-def diag_one_row(tensor: str, row: int, axis_name: str) -> str:
-    return (
-        f"Diagnosis: only {axis_name} {row} ({tensor}[{row}, ...]) is wrong; "
-        "every other one matches."
-    )
-
-
-def diag_zero(tensor: str) -> str:
-    return f"Diagnosis: {tensor} is zero where the numeric gradient is not: a term is missing."
-
-
 # --- number formatting ----------------------------------------------------------------------
 
 
@@ -333,7 +236,7 @@ def _fmt_err(err: float) -> str:
     return f"{err:.0e}" if math.isfinite(err) else "?"
 
 
-def _fmt_index(tensor: str, index: Sequence[int]) -> str:
+def format_index(tensor: str, index: Sequence[int]) -> str:
     return f"{tensor}[{', '.join(str(int(i)) for i in index)}]"
 
 
@@ -400,7 +303,7 @@ class TensorCheck:
     All arrays have the shape of the tensor differentiated (``wrt``); entries
     that were not estimated hold NaN in ``numeric``/``error``/``tol`` and False
     in ``checked``.  ``analytic`` is the backward's gradient (None when it is
-    missing or has another shape; ``analytic_raw`` keeps it as given).
+    missing or has another shape).
     """
 
     name: str
@@ -414,7 +317,6 @@ class TensorCheck:
     kink: np.ndarray
     tol: np.ndarray
     symbolic: np.ndarray | None = None
-    analytic_raw: np.ndarray | None = None
     rule: str = "tolerance from error estimate"
     reference: str = "numeric"
     dtype: str = "float64"
@@ -543,7 +445,7 @@ class TensorCheck:
             num = float(self.numeric[index])
             sa, sn = _fmt_pair(a, num)
             err = _fmt_err(float(self.error[index]))
-            line = f" {_fmt_index(self.name, index)}: {sa} ({self.label}), {sn} (NUMERIC ±{err})"
+            line = f" {format_index(self.name, index)}: {sa} ({self.label}), {sn} (NUMERIC ±{err})"
             if self.symbolic is not None and not math.isnan(float(self.symbolic[index])):
                 line += f", {_fmt_pair(a, float(self.symbolic[index]))[1]} (SYMBOLIC)"
             lines.append(line)
@@ -633,7 +535,7 @@ class LayerReport:
         ]
         if not kinks:
             return None
-        shown = ", ".join(_fmt_index(n, i) for n, i in kinks[:KINKS_SHOWN])
+        shown = ", ".join(format_index(n, i) for n, i in kinks[:KINKS_SHOWN])
         more = ", ..." if len(kinks) > KINKS_SHOWN else ""
         return (
             f"Skipped {_plural(len(kinks), 'entry', 'entries')} at a kink "

@@ -82,7 +82,6 @@ class Strategies(CheckBase):
             wrt=t.name,
             shape=shape,
             analytic=t.grad if t.ok else None,
-            analytic_raw=t.grad,
             numeric=nan.copy(),
             error=nan.copy(),
             checked=np.zeros(shape, dtype=bool),
