@@ -1,8 +1,10 @@
-"""``assert_*`` twins of every ``check_*``, for test suites.
+"""``assert_*`` twins of every ``check_*``, for test suites, built from one table.
 
 Each takes the same arguments as its ``check_*`` twin, returns the report when
 the check passes, and raises :class:`AssertionError` carrying the report's text
 when it does not.  Bad input still raises :class:`derivcheck.InputError`.
+The check is imported on the first call, so importing this module (as the
+pytest plugin does at start-up) imports neither SymPy nor Hypothesis.
 
 >>> from derivcheck.testing.asserts import assert_derivative
 >>> assert_derivative("x**3", "3*x**2", wrt="x").verdict
@@ -15,16 +17,12 @@ AssertionError: ...refuted...
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import numpy as np
-
-    from derivcheck.claims.report import ClaimReport
-    from derivcheck.layers.report import LayerReport
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 
 __all__ = [
+    "TWINS",
     "assert_claim",
     "assert_derivative",
     "assert_gradient",
@@ -33,120 +31,77 @@ __all__ = [
     "assert_layer_property",
 ]
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
-def _raise_unless_ok(report: Any) -> Any:
+
+class Twin(NamedTuple):
+    """One row of the table: an ``assert_*`` helper and the check it asserts."""
+
+    name: str
+    module: str
+    check: str
+    example: str
+
+
+#: Every ``assert_*`` twin; the pytest fixture's methods are made from the same rows.
+TWINS: tuple[Twin, ...] = (
+    Twin("assert_derivative", "derivcheck.claims.api", "check_derivative",
+         '>>> assert_derivative("sin(x)**2", "2*sin(x)*cos(x)").ok\nTrue'),
+    Twin("assert_gradient", "derivcheck.claims.api", "check_gradient",
+         '>>> assert_gradient("x*y", ["y", "x"], ["x", "y"]).ok\nTrue'),
+    Twin("assert_claim", "derivcheck.claims.api", "check_claim",
+         '>>> assert_claim("d/dx 3x^2 + 5x = 6x + 5").ok\nTrue'),
+    Twin("assert_layer", "derivcheck.layers.check", "check_layer",
+         ">>> import numpy as np\n"
+         ">>> from derivcheck.examples.book import Activation_Sigmoid\n"
+         ">>> x = np.random.default_rng(0).normal(size=(3, 4))\n"
+         ">>> assert_layer(Activation_Sigmoid(), x).ok\nTrue"),
+    Twin("assert_jacobian", "derivcheck.layers.jacobian", "check_jacobian",
+         ">>> import numpy as np\n"
+         ">>> jac = lambda x: np.diag(np.cos(x))\n"
+         ">>> assert_jacobian(np.sin, jac, np.array([0.5, 1.0, 2.0])).ok\nTrue"),
+)  # fmt: skip
+
+
+def _raise_unless_ok(report: _R) -> _R:
     __tracebackhide__ = True
-    if not report.ok:
+    if not getattr(report, "ok", False):
         raise AssertionError(str(report))
     return report
 
 
-def assert_derivative(
-    expr: Any,
-    claimed: Any,
-    wrt: Any = None,
-    *,
-    domain: Mapping[str, tuple[float, float]] | None = None,
-    seed: int = 0,
-) -> ClaimReport:
-    """Assert that ``claimed`` is the derivative of ``expr``; see
-    :func:`derivcheck.check_derivative`.
+def _make_twin(row: Twin) -> Callable[..., Any]:
+    def twin(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        check = getattr(importlib.import_module(row.module), row.check)
+        return _raise_unless_ok(check(*args, **kwargs))
 
-    Examples
-    --------
-    >>> assert_derivative("sin(x)**2", "2*sin(x)*cos(x)").ok
-    True
-    """
-    __tracebackhide__ = True
-    from derivcheck.claims.api import check_derivative
-
-    return _raise_unless_ok(check_derivative(expr, claimed, wrt, domain=domain, seed=seed))
+    twin.__name__ = twin.__qualname__ = row.name
+    twin.__doc__ = (
+        f"Assert :func:`derivcheck.{row.check}`: the same arguments; the report is\n"
+        "returned when it is ok, otherwise ``AssertionError`` carries its text.\n\n"
+        "Examples\n--------\n" + row.example + "\n"
+    )
+    return twin
 
 
-def assert_gradient(
-    expr: Any,
-    claimed: Any,
-    wrt: Any,
-    *,
-    domain: Mapping[str, tuple[float, float]] | None = None,
-    seed: int = 0,
-) -> ClaimReport:
-    """Assert that ``claimed`` is the gradient of ``expr``; see
-    :func:`derivcheck.check_gradient`.
-
-    Examples
-    --------
-    >>> assert_gradient("x*y", ["y", "x"], ["x", "y"]).ok
-    True
-    """
-    __tracebackhide__ = True
-    from derivcheck.claims.api import check_gradient
-
-    return _raise_unless_ok(check_gradient(expr, claimed, wrt, domain=domain, seed=seed))
+def _typed(check: Callable[_P, _R]) -> Callable[_P, _R]:  # pragma: no cover - mypy only
+    raise NotImplementedError
 
 
-def assert_claim(
-    text: str,
-    *,
-    domain: Mapping[str, tuple[float, float]] | None = None,
-    seed: int = 0,
-) -> ClaimReport:
-    """Assert a claim written as ``d/dx EXPR = CLAIM``; see :func:`derivcheck.check_claim`.
-
-    Examples
-    --------
-    >>> assert_claim("d/dx 3x^2 + 5x = 6x + 5").ok
-    True
-    """
-    __tracebackhide__ = True
-    from derivcheck.claims.api import check_claim
-
-    return _raise_unless_ok(check_claim(text, domain=domain, seed=seed))
-
-
-def assert_layer(
-    layer: Any,
-    inputs: np.ndarray,
-    y_true: np.ndarray | None = None,
-    **kwargs: Any,
-) -> LayerReport:
-    """Assert that a layer's ``backward`` matches its ``forward``; see
-    :func:`derivcheck.check_layer` for the keyword arguments.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from derivcheck.examples.book import Activation_Sigmoid
-    >>> x = np.random.default_rng(0).normal(size=(3, 4))
-    >>> assert_layer(Activation_Sigmoid(), x).ok
-    True
-    """
-    __tracebackhide__ = True
+if TYPE_CHECKING:  # the checks' own signatures, for type checkers and editors
+    from derivcheck.claims.api import check_claim, check_derivative, check_gradient
     from derivcheck.layers.check import check_layer
+    from derivcheck.layers.jacobian import check_jacobian
 
-    return _raise_unless_ok(check_layer(layer, inputs, y_true, **kwargs))
-
-
-def assert_jacobian(
-    fun: Callable[[np.ndarray], np.ndarray],
-    jac: Callable[[np.ndarray], np.ndarray],
-    x: np.ndarray,
-    *,
-    seed: int = 0,
-) -> LayerReport:
-    """Assert that ``jac(x)`` is the Jacobian of ``fun`` at ``x``; see
-    :func:`derivcheck.check_jacobian`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> assert_jacobian(np.sin, lambda x: np.diag(np.cos(x)), np.array([0.5, 1.0, 2.0])).ok
-    True
-    """
-    __tracebackhide__ = True
-    from derivcheck.layers.check import check_jacobian
-
-    return _raise_unless_ok(check_jacobian(fun, jac, x, seed=seed))
+    assert_derivative = _typed(check_derivative)
+    assert_gradient = _typed(check_gradient)
+    assert_claim = _typed(check_claim)
+    assert_layer = _typed(check_layer)
+    assert_jacobian = _typed(check_jacobian)
+else:
+    globals().update({row.name: _make_twin(row) for row in TWINS})
 
 
 def assert_layer_property(

@@ -60,32 +60,27 @@ class DerivcheckFixture:
         self.seed = seed
         self.max_examples = max_examples
 
-    def assert_derivative(self, expr: Any, claimed: Any, wrt: Any = None, **kw: Any) -> Any:
-        __tracebackhide__ = True
-        return testing.assert_derivative(expr, claimed, wrt, **{"seed": self.seed, **kw})
-
-    def assert_gradient(self, expr: Any, claimed: Any, wrt: Any, **kw: Any) -> Any:
-        __tracebackhide__ = True
-        return testing.assert_gradient(expr, claimed, wrt, **{"seed": self.seed, **kw})
-
-    def assert_claim(self, text: str, **kw: Any) -> Any:
-        __tracebackhide__ = True
-        return testing.assert_claim(text, **{"seed": self.seed, **kw})
-
-    def assert_layer(self, layer: Any, inputs: Any, y_true: Any = None, **kw: Any) -> Any:
-        __tracebackhide__ = True
-        return testing.assert_layer(layer, inputs, y_true, **{"seed": self.seed, **kw})
-
-    def assert_jacobian(self, fun: Any, jac: Any, x: Any, **kw: Any) -> Any:
-        __tracebackhide__ = True
-        return testing.assert_jacobian(fun, jac, x, **{"seed": self.seed, **kw})
-
     def assert_layer_property(self, make_layer: Any, **kw: Any) -> None:
         __tracebackhide__ = True
         if self.max_examples is not None:
             kw.setdefault("max_examples", self.max_examples)
         kw.setdefault("seed", self.seed)
         testing.assert_layer_property(make_layer, **kw)
+
+
+def _seeded(name: str) -> Any:
+    def method(self: DerivcheckFixture, *args: Any, **kw: Any) -> Any:
+        __tracebackhide__ = True
+        kw.setdefault("seed", self.seed)
+        return getattr(testing, name)(*args, **kw)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``derivcheck.testing.{name}`` with the session's seed."
+    return method
+
+
+for _row in testing.TWINS:  # one method per assert_* twin, from the same table
+    setattr(DerivcheckFixture, _row.name, _seeded(_row.name))
 
 
 @pytest.fixture
