@@ -12,11 +12,11 @@ import importlib
 import importlib.util
 import json
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from derivcheck.cli import render
 from derivcheck.errors import InputError
 
 __all__ = ["main"]
@@ -106,18 +106,11 @@ def _parse_domain(items: Sequence[str]) -> dict[str, tuple[float, float]] | None
     return domain
 
 
-def _emit(payload: Any, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(payload, indent=2, default=str))
-    else:
-        print(payload)
-
-
 def _cmd_claim(args: argparse.Namespace) -> int:
     from derivcheck.claims.api import check_claim
 
     report = check_claim(args.text, domain=_parse_domain(args.domain), seed=args.seed)
-    _emit(report.to_dict() if args.json else report, args.json)
+    render.emit(report.to_dict() if args.json else report, args.json)
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -293,9 +286,9 @@ def _cmd_layer(args: argparse.Namespace) -> int:
         mode=args.mode,
         reference=args.reference,
         seed=args.seed,
-        progress=_ProgressBar(enabled=not (args.no_progress or args.json)),
+        progress=render.ProgressBar(enabled=not (args.no_progress or args.json)),
     )
-    _emit(report.to_dict() if args.json else report, args.json)
+    render.emit(report.to_dict() if args.json else report, args.json)
     if args.plot and not report.ok:
         from derivcheck.layers.plot import plot_report
 
@@ -319,39 +312,6 @@ def _looks_like_a_loss(layer: Any) -> bool:
         if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     return len(required) >= 2 and required[1].name != "training"
-
-
-class _ProgressBar:
-    """A progress bar on stderr, fed by ``check_layer(progress=...)``.
-
-    Drawn only on a terminal and only once the check has run for half a second,
-    so quick checks and piped output stay clean.
-    """
-
-    WIDTH = 24
-
-    def __init__(self, enabled: bool, stream: Any = None) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = enabled and self.stream.isatty()
-        self.start = time.perf_counter()
-        self.drawn = False
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        elapsed = time.perf_counter() - self.start
-        if done >= total:
-            if self.drawn:
-                self.stream.write("\r" + " " * 72 + "\r")
-                self.stream.flush()
-            return
-        if elapsed < 0.5:
-            return
-        filled = round(self.WIDTH * done / max(total, 1))
-        bar = "#" * filled + "." * (self.WIDTH - filled)
-        self.stream.write(f"\rchecking [{bar}] {done}/{total} {stage:<20.20} {elapsed:5.1f} s")
-        self.stream.flush()
-        self.drawn = True
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
