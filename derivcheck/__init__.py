@@ -13,9 +13,9 @@ only when a check needs them, so the command line starts fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from derivcheck import _lazy
 from derivcheck.claims.report import Verdict
 from derivcheck.errors import InputError
 
@@ -51,14 +51,4 @@ if TYPE_CHECKING:
     from derivcheck.layers.report import LayerReport
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'derivcheck' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy.attach('derivcheck', globals(), _LAZY, __all__)

@@ -11,8 +11,9 @@ SymPy here.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from derivcheck import _lazy
 
 __all__ = [
     "Comparison",
@@ -50,14 +51,4 @@ if TYPE_CHECKING:
     from derivcheck.fd.tolerance import Comparison, compare
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'derivcheck.fd' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy.attach('derivcheck.fd', globals(), _LAZY, __all__)
