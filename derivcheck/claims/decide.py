@@ -382,27 +382,56 @@ def judge(
         proven = (eq.kind, eq.method)
     f = _Function(expr, symbols) if eq.points else None
     j = Judgement(verdict=Verdict.INCONCLUSIVE, points=len(eq.points))
-
     if eq.kind == "different" and eq.witness is not None and eq.witness_values is not None:
-        i = eq.witness_index if eq.witness_index is not None else 0
-        exp_v, claim_v = (_float(v) for v in eq.witness_values)
-        near = eq.near_kink[i] if i < len(eq.near_kink) else False
-        w = _witness(None if near else f, eq.witness, wrt, symbols, exp_v)
-        j.point, j.expected_value, j.claimed_value = eq.witness, exp_v, claim_v
-        j.numeric_value, j.numeric_error = w.value, w.error
-        j.points, j.failed = len(eq.points), max(eq.differing, 1)
-        j.witnessed = int(w.usable)
-        if w.disagrees:
-            j.reason = report.MSG_ENGINES_DISAGREE.format(
-                point=report.format_point(eq.witness), inst=inst_text,
-                exact=report.format_number(exp_v), numeric=report.format_number(w.value),
-                error=f"{w.error:.1g}",
-            )
-            return j
-        j.verdict = Verdict.REFUTED
-        j.reason = report.MSG_REFUTED.format(point=report.format_point(eq.witness), inst=inst_text)
-        return j
+        return _judge_difference(j, eq, f, wrt, symbols, inst_text)
+    return _judge_agreement(j, eq, f, expr, expected, claimed, wrt, symbols, proven, inst_text)
 
+
+def _judge_difference(
+    j: Judgement,
+    eq: Equality,
+    f: _Function | None,
+    wrt: sp.Symbol,
+    symbols: Sequence[sp.Symbol],
+    inst_text: str,
+) -> Judgement:
+    """SymPy's derivative and the claim differ at a witness: refuted, unless the
+    numeric witness disagrees with SymPy there (then the engines disagree)."""
+    assert eq.witness is not None and eq.witness_values is not None
+    i = eq.witness_index if eq.witness_index is not None else 0
+    exp_v, claim_v = (_float(v) for v in eq.witness_values)
+    near = eq.near_kink[i] if i < len(eq.near_kink) else False
+    w = _witness(None if near else f, eq.witness, wrt, symbols, exp_v)
+    j.point, j.expected_value, j.claimed_value = eq.witness, exp_v, claim_v
+    j.numeric_value, j.numeric_error = w.value, w.error
+    j.points, j.failed = len(eq.points), max(eq.differing, 1)
+    j.witnessed = int(w.usable)
+    if w.disagrees:
+        j.reason = report.MSG_ENGINES_DISAGREE.format(
+            point=report.format_point(eq.witness), inst=inst_text,
+            exact=report.format_number(exp_v), numeric=report.format_number(w.value),
+            error=f"{w.error:.1g}",
+        )
+        return j
+    j.verdict = Verdict.REFUTED
+    j.reason = report.MSG_REFUTED.format(point=report.format_point(eq.witness), inst=inst_text)
+    return j
+
+
+def _judge_agreement(
+    j: Judgement,
+    eq: Equality,
+    f: _Function | None,
+    expr: sp.Expr,
+    expected: sp.Expr,
+    claimed: sp.Expr,
+    wrt: sp.Symbol,
+    symbols: Sequence[sp.Symbol],
+    proven: tuple[str, str] | None,
+    inst_text: str,
+) -> Judgement:
+    """SymPy's derivative and the claim agree at every sampled point: proven,
+    confirmed, or inconclusive (too few points, no numeric witness, engines disagree)."""
     near_kink = eq.near_kink or [False] * len(eq.points)
     for point, (exp_mp, claim_mp), near in zip(eq.points, eq.values, near_kink, strict=True):
         exp_v = _float(exp_mp)

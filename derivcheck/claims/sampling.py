@@ -313,6 +313,8 @@ def draw(
     >>> len(d.points), all(p["x"] > 0 and abs(p["x"] - 1) > 1e-3 for p in d.points)
     (4, True)
     """
+    # Long on purpose: one rejection-sampling loop; its counters (tried, rejected at kinks, per-
+    # stratum state) are shared by every rejection reason.
     symbols = list(symbols)
     bounds = validate_domain(domain, symbols)
     if kinks is None:

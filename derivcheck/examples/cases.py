@@ -223,6 +223,7 @@ def make_case(
     >>> print(np.round(case.inputs.sum(axis=1), 12))
     [1. 1. 1.]
     """
+    # Long on purpose: a table of example cases, one short branch per kind of layer.
     name, cls = _resolve(name_or_class)
     for label, value, minimum in (
         ("seed", seed, 0),

@@ -163,6 +163,8 @@ def partial_derivatives(
     >>> w                                  # restored bit for bit
     array([ 1., -2.,  3.])
     """
+    # Long on purpose: the three stages share the hot loop's local names (views, steps, values);
+    # split into functions they would pass a dozen arrays around and add a call per entry.
     check_callable(f)
     check_array(array, "array")
     eps_f = check_eps(eps, [array])

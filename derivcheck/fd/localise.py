@@ -42,7 +42,7 @@ def localise(
     arrays: Sequence[np.ndarray],
     analytics: Sequence[Any],
     *,
-    eps: float,
+    eps: float | None = None,
     seed: int = 0,
     max_entries: int = 10,
     f_scale: float | None = None,
@@ -71,8 +71,9 @@ def localise(
         The very arrays ``f`` reads; restored bit for bit afterwards.
     analytics : sequence of array_like
         The backward's gradient for each array, same shapes.
-    eps : float
-        Working precision of ``f``.
+    eps : float, optional
+        Working precision of ``f``; default the largest eps of the arrays' dtypes,
+        as in :func:`~derivcheck.fd.partial_derivatives`.
     seed : int
         Seed of the probe directions.
     max_entries : int
@@ -99,6 +100,8 @@ def localise(
     >>> localise(lambda: float(np.sum(w ** 2)), [w], [grad], eps=np.finfo(float).eps)
     [(0, (417,))]
     """
+    # Long on purpose: one group-testing loop over a work list; the evaluation budget and the
+    # clean/kinked queues are shared by every branch.
     check_callable(f)
     arrs = check_arrays(arrays, "arrays")
     grad = flatten_like(analytics, arrs, "analytics")

@@ -148,6 +148,9 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
         )
 
     def _run(self) -> None:
+        # Long on purpose: the steps of a check in their required order (first forward,
+        # parameters, probe, backward, contracts, numeric, symbolic, decide); each step is a
+        # method of its own.
         layer, ad = self.layer, self.adapter
         candidates = (
             list(self.explicit_params)

@@ -145,6 +145,8 @@ def _jacobian_entries(
     dtype: str,
 ) -> LayerReport:
 
+    # Long on purpose: one loop over the Jacobian's columns, whose failures share the tolerance
+    # and counting state.
     cache: dict[bytes, np.ndarray] = {}
     calls = 0
 

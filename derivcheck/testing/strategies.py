@@ -153,7 +153,8 @@ def expressions(
 def derivative_pairs(
     variables: Sequence[str] = ("x",), *, max_leaves: int = 8
 ) -> st.SearchStrategy[tuple[Any, Any, Any]]:
-    """``(expr, variable, derivative)`` with the true derivative from SymPy."""
+    """``(expr, derivative, variable)`` with the true derivative from SymPy: the order
+    of :func:`~derivcheck.check_derivative`'s arguments."""
     import sympy
 
     exprs = expressions(variables, max_leaves=max_leaves)
@@ -161,6 +162,6 @@ def derivative_pairs(
 
     def pair(e: Any, name: str) -> tuple[Any, Any, Any]:
         var = sympy.Symbol(name, real=True)
-        return e, var, sympy.diff(e, var)
+        return e, sympy.diff(e, var), var
 
     return st.builds(pair, exprs, names)

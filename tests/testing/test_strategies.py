@@ -40,7 +40,7 @@ def test_labels(data):
 @given(dcst.derivative_pairs(("x", "y")))
 def test_derivative_pairs_agree_with_central_differences(pair):
     # an independent oracle for the strategy itself: the pair's derivative is right
-    expr, var, derivative = pair
+    expr, derivative, var = pair
     others = {s: 0.3 for s in expr.free_symbols if s != var}
     f = sympy.lambdify(var, expr.subs(others), "math")
     d = sympy.lambdify(var, derivative.subs(others), "math")

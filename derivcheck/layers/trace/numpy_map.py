@@ -423,6 +423,8 @@ _FUNCTION_TABLE: dict[Any, Callable[..., Any]] = {}
 
 def _array_functions() -> dict[Any, Callable[..., Any]]:
     """numpy functions that need their own meaning on traced arrays."""
+    # Long on purpose: a table: one short local function per numpy function with a traced meaning,
+    # built once.
     if _FUNCTION_TABLE:
         return _FUNCTION_TABLE
 
