@@ -24,8 +24,6 @@ functions either way.
 
 from __future__ import annotations
 
-import math
-import numbers
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -33,6 +31,7 @@ from typing import Any
 
 import sympy as sp
 
+from derivcheck import _validate
 from derivcheck.claims import decide, parse, report, sampling, symbolic
 from derivcheck.claims.report import ClaimReport, Verdict
 from derivcheck.errors import InputError
@@ -51,32 +50,18 @@ N_EXTRA_INSTANTIATIONS = 4
 # --------------------------------------------------------------------- validation
 
 
-def _validate_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise InputError(report.MSG_SEED.format(got=repr(seed)))
-    return int(seed)
-
-
-def _validate_budget(budget: Any) -> float:
-    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not (
-        math.isfinite(budget) and budget > 0
-    ):
-        raise InputError("`budget` must be a positive finite number of seconds.")
-    return float(budget)
-
-
 def _resolve_wrt(expr: sp.Expr, wrt: Any) -> sp.Symbol:
     if wrt is None:
         free = sorted(expr.free_symbols, key=lambda s: s.name)
         if len(free) == 1:
             return free[0]
         if not free:
-            raise InputError(report.MSG_WRT_NO_SYMBOLS)
+            raise InputError(report.msg_wrt_no_symbols())
         raise InputError(
-            report.MSG_WRT_MISSING.format(count=len(free), names=", ".join(s.name for s in free))
+            report.msg_wrt_missing(count=len(free), names=", ".join(s.name for s in free))
         )
     if not isinstance(wrt, (str, sp.Symbol)):
-        raise InputError(report.MSG_WRT_NOT_SYMBOL.format(got=repr(wrt)))
+        raise InputError(report.msg_wrt_not_symbol(got=repr(wrt)))
     return parse.parse_symbol(wrt, what="wrt")
 
 
@@ -164,21 +149,21 @@ def _check_one(
         used.append(report.format_instantiation(names))
     if not used:
         assert skipped is not None
-        skipped.reason = report.MSG_NO_INSTANTIATION.format(reason=skipped.reason)
+        skipped.reason = report.msg_no_instantiation(reason=skipped.reason)
         return build(skipped, [])
     if proof:
-        template = report.MSG_PROVEN_KINKS if proof[0] == "equal_except_at_kinks" else (
-            report.MSG_PROVEN
+        proven_msg = (
+            report.msg_proven_kinks if proof[0] == "equal_except_at_kinks" else report.msg_proven
         )
         total.method = proof[1]
-        total.reason = template.format(method=proof[1]) + report.MSG_PROVEN_RULE.format(
+        total.reason = proven_msg(method=proof[1]) + report.msg_proven_rule(
             names=", ".join(str(fn) for fn in funcs)
         )
     else:
         total.method = f"{symbolic.DPS}-digit evaluation"
-        total.reason = report.MSG_CONFIRMED.format(
+        total.reason = report.msg_confirmed(
             dps=symbolic.DPS, points=total.points, kinks="", witnessed=total.witnessed
-        ) + report.MSG_CONFIRMED_RULE.format(choices="; ".join(used))
+        ) + report.msg_confirmed_rule(choices="; ".join(used))
     return build(total, [])
 
 
@@ -230,8 +215,8 @@ def check_derivative(
     >>> check_derivative("log(x)", "1/x", domain={"x": (-2, -1)}).verdict
     <Verdict.INCONCLUSIVE: 'inconclusive'>
     """
-    seed = _validate_seed(seed)
-    budget = _validate_budget(budget)
+    seed = _validate.seed(seed)
+    budget = _validate.positive_float(budget, "budget")
     e = parse.parse_expression(expr, what="expression")
     c = parse.parse_expression(claimed, what="claimed")
     w = _resolve_wrt(e, wrt)
@@ -281,41 +266,41 @@ def check_gradient(
     >>> check_gradient("x*y", {"x": "y", "y": "y"}, ["x", "y"]).counterexample is not None
     True
     """
-    seed = _validate_seed(seed)
-    budget = _validate_budget(budget)
+    seed = _validate.seed(seed)
+    budget = _validate.positive_float(budget, "budget")
     e = parse.parse_expression(expr, what="expression")
     if isinstance(wrt, (str, sp.Symbol)) or not isinstance(wrt, Sequence):
-        raise InputError(report.MSG_WRT_LIST.format(got=repr(wrt)))
+        raise InputError(report.msg_wrt_list(got=repr(wrt)))
     if len(wrt) == 0:
-        raise InputError(report.MSG_WRT_EMPTY)
+        raise InputError(report.msg_wrt_empty())
     variables = [_resolve_wrt(e, w) for w in wrt]
     names = [v.name for v in variables]
     for name in names:
         if names.count(name) > 1:
-            raise InputError(report.MSG_WRT_DUPLICATE.format(name=name))
+            raise InputError(report.msg_wrt_duplicate(name=name))
     if isinstance(claimed, Mapping):
         by_name = {}
         for key, comp in claimed.items():
             key_name = key.name if isinstance(key, sp.Symbol) else str(key)
             if key_name not in names:
                 raise InputError(
-                    report.MSG_CLAIMED_UNKNOWN.format(name=key_name, names=", ".join(names))
+                    report.msg_claimed_unknown(name=key_name, names=", ".join(names))
                 )
             by_name[key_name] = comp
         for name in names:
             if name not in by_name:
-                raise InputError(report.MSG_CLAIMED_MISSING.format(name=name))
+                raise InputError(report.msg_claimed_missing(name=name))
         components_in = [by_name[n] for n in names]
     elif isinstance(claimed, (list, tuple)):
         if len(claimed) != len(variables):
             raise InputError(
-                report.MSG_CLAIMED_LENGTH.format(
+                report.msg_claimed_length(
                     got=len(claimed), want=len(variables), names=", ".join(names)
                 )
             )
         components_in = list(claimed)
     else:
-        raise InputError(report.MSG_CLAIMED_TYPE.format(got=repr(claimed)))
+        raise InputError(report.msg_claimed_type(got=repr(claimed)))
     parsed = [parse.parse_expression(c, what="claimed") for c in components_in]
     per_budget = budget / len(variables)
     comps = [
@@ -370,8 +355,8 @@ def check_claim(
     >>> r.verdict, sorted(r.instantiation)
     (<Verdict.REFUTED: 'refuted'>, ['f', 'g'])
     """
-    seed = _validate_seed(seed)
-    budget = _validate_budget(budget)
+    seed = _validate.seed(seed)
+    budget = _validate.positive_float(budget, "budget")
     claim = parse.parse_claim(text)
     return _check_one(
         claim.expr, claim.claimed, claim.wrt, domain=domain, seed=seed, budget=budget,

@@ -366,7 +366,7 @@ def judge(
     if undefined:
         return Judgement(
             verdict=Verdict.INCONCLUSIVE,
-            reason=report.MSG_UNDEFINED.format(expr=report.format_expr(undefined[0])),
+            reason=report.msg_undefined(expr=report.format_expr(undefined[0])),
         )
     try:
         eq = decide_equal(
@@ -376,7 +376,7 @@ def judge(
     except (NotImplementedError, NameError) as exc:  # no printer / no numeric function
         error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return Judgement(
-            verdict=Verdict.INCONCLUSIVE, reason=report.MSG_CANNOT_EVALUATE.format(error=error)
+            verdict=Verdict.INCONCLUSIVE, reason=report.msg_cannot_evaluate(error=error)
         )
     if proven is None and eq.proven:
         proven = (eq.kind, eq.method)
@@ -407,14 +407,14 @@ def _judge_difference(
     j.points, j.failed = len(eq.points), max(eq.differing, 1)
     j.witnessed = int(w.usable)
     if w.disagrees:
-        j.reason = report.MSG_ENGINES_DISAGREE.format(
+        j.reason = report.msg_engines_disagree(
             point=report.format_point(eq.witness), inst=inst_text,
             exact=report.format_number(exp_v), numeric=report.format_number(w.value),
             error=f"{w.error:.1g}",
         )
         return j
     j.verdict = Verdict.REFUTED
-    j.reason = report.MSG_REFUTED.format(point=report.format_point(eq.witness), inst=inst_text)
+    j.reason = report.msg_refuted(point=report.format_point(eq.witness), inst=inst_text)
     return j
 
 
@@ -439,7 +439,7 @@ def _judge_agreement(
         if w.disagrees:
             j.point, j.expected_value, j.claimed_value = point, exp_v, _float(claim_mp)
             j.numeric_value, j.numeric_error = w.value, w.error
-            j.reason = report.MSG_ENGINES_DISAGREE.format(
+            j.reason = report.msg_engines_disagree(
                 point=report.format_point(point), inst=inst_text,
                 exact=report.format_number(exp_v), numeric=report.format_number(w.value),
                 error=f"{w.error:.1g}",
@@ -461,25 +461,25 @@ def _judge_agreement(
             j.point, j.expected_value, j.claimed_value = point, exp_v, claim_v
             j.numeric_value, j.numeric_error = w.value, w.error
             j.verdict = Verdict.REFUTED
-            j.reason = report.MSG_REFUTED.format(point=report.format_point(point), inst=inst_text)
+            j.reason = report.msg_refuted(point=report.format_point(point), inst=inst_text)
             return j
     if proven is not None:
         j.verdict = Verdict.PROVEN
         j.method = proven[1]
-        template = report.MSG_PROVEN_KINKS if proven[0] == "equal_except_at_kinks" else (
-            report.MSG_PROVEN
+        proven_msg = (
+            report.msg_proven_kinks if proven[0] == "equal_except_at_kinks" else report.msg_proven
         )
-        j.reason = template.format(method=proven[1])
+        j.reason = proven_msg(method=proven[1])
         return j
     if len(eq.points) < MIN_POINTS_CONFIRM:
-        j.reason = report.MSG_TOO_FEW_POINTS.format(found=len(eq.points), wanted=MIN_POINTS_CONFIRM)
+        j.reason = report.msg_too_few_points(found=len(eq.points), wanted=MIN_POINTS_CONFIRM)
         return j
     if j.witnessed == 0:
-        j.reason = report.MSG_NO_WITNESS.format(points=len(eq.points))
+        j.reason = report.msg_no_witness(points=len(eq.points))
         return j
     j.verdict = Verdict.CONFIRMED
     j.method = eq.method
-    j.reason = report.MSG_CONFIRMED.format(
+    j.reason = report.msg_confirmed(
         dps=symbolic.DPS, points=len(eq.points), kinks=" clear of kinks" if eq.kinks else "",
         witnessed=j.witnessed,
     )

@@ -42,63 +42,141 @@ VERDICT_RANK = {
 
 # ----------------------------------------------------------------- messages: input
 
-MSG_WRT_MISSING = (
-    "`wrt` must be given: the expression has {count} free symbols ({names}); "
-    "name the variable to differentiate by."
-)
-MSG_WRT_NO_SYMBOLS = "`wrt` must be given: the expression has no free symbols."
-MSG_WRT_NOT_SYMBOL = "`wrt` must be a variable name or a sympy Symbol; got {got}."
-MSG_WRT_LIST = "`wrt` must be a list of variable names or Symbols; got {got}."
-MSG_WRT_EMPTY = "`wrt` must name at least one variable."
-MSG_WRT_DUPLICATE = "`wrt` names {name!r} twice."
-MSG_CLAIMED_LENGTH = "`claimed` has {got} components but `wrt` has {want} variables ({names})."
-MSG_CLAIMED_TYPE = (
-    "`claimed` must be a list (in the order of `wrt`) or a dict {{variable: component}}; got {got}."
-)
-MSG_CLAIMED_UNKNOWN = "`claimed` names {name!r}, which is not in `wrt` ({names})."
-MSG_CLAIMED_MISSING = "`claimed` has no component for {name!r}."
-MSG_SEED = "`seed` must be a non-negative int; got {got}."
-MSG_DOMAIN_NOT_MAPPING = "`domain` must be a dict {{name: (lo, hi)}}; got {got}."
-MSG_DOMAIN_UNKNOWN = (
-    "`domain` names {name!r}, which is not a variable of the claim; the variables are {names}."
-)
-MSG_DOMAIN_BOUNDS = (
-    "`domain[{name!r}]` must be a pair (lo, hi) of finite numbers with lo < hi; got {got}."
-)
+def msg_wrt_missing(*, count: Any, names: Any) -> str:
+    return (
+        f"`wrt` must be given: the expression has {count} free symbols ({names}); name the "
+        f"variable to differentiate by."
+    )
+
+
+def msg_wrt_no_symbols() -> str:
+    return "`wrt` must be given: the expression has no free symbols."
+
+
+def msg_wrt_not_symbol(*, got: Any) -> str:
+    return f"`wrt` must be a variable name or a sympy Symbol; got {got}."
+
+
+def msg_wrt_list(*, got: Any) -> str:
+    return f"`wrt` must be a list of variable names or Symbols; got {got}."
+
+
+def msg_wrt_empty() -> str:
+    return "`wrt` must name at least one variable."
+
+
+def msg_wrt_duplicate(*, name: Any) -> str:
+    return f"`wrt` names {name!r} twice."
+
+
+def msg_claimed_length(*, got: Any, want: Any, names: Any) -> str:
+    return f"`claimed` has {got} components but `wrt` has {want} variables ({names})."
+
+
+def msg_claimed_type(*, got: Any) -> str:
+    return (
+        f"`claimed` must be a list (in the order of `wrt`) or a dict {{variable: component}}; "
+        f"got {got}."
+    )
+
+
+def msg_claimed_unknown(*, name: Any, names: Any) -> str:
+    return f"`claimed` names {name!r}, which is not in `wrt` ({names})."
+
+
+def msg_claimed_missing(*, name: Any) -> str:
+    return f"`claimed` has no component for {name!r}."
+
+
+def msg_domain_not_mapping(*, got: Any) -> str:
+    return f"`domain` must be a dict {{name: (lo, hi)}}; got {got}."
+
+
+def msg_domain_unknown(*, name: Any, names: Any) -> str:
+    return (
+        f"`domain` names {name!r}, which is not a variable of the claim; the variables are "
+        f"{names}."
+    )
+
+
+def msg_domain_bounds(*, name: Any, got: Any) -> str:
+    return f"`domain[{name!r}]` must be a pair (lo, hi) of finite numbers with lo < hi; got {got}."
+
+
 
 # ---------------------------------------------------------------- messages: reasons
 
-MSG_PROVEN = "SymPy's derivative minus the claim is 0 ({method})."
-MSG_PROVEN_KINKS = (
-    "SymPy's derivative minus the claim is 0 wherever the function is differentiable "
-    "({method}); they may differ only at kinks."
-)
-MSG_PROVEN_RULE = " The rule holds for every differentiable {names}."
-MSG_CONFIRMED = (
-    "No proof within the time budget, but the claim equals SymPy's derivative to "
-    "{dps} digits at {points} points{kinks} and central differences agree at {witnessed}."
-)
-MSG_CONFIRMED_RULE = " Placeholders were instantiated as {choices}."
-MSG_REFUTED = "The claim differs from SymPy's derivative at {point}{inst}."
-MSG_ENGINES_DISAGREE = (
-    "SymPy's derivative and central differences disagree at {point}{inst} "
-    "(SymPy {exact}, numeric {numeric} ± {error}): a SymPy or parsing problem, "
-    "so the claim is not judged."
-)
-MSG_NO_WITNESS = (
-    "The claim equals SymPy's derivative at {points} points, but central differences "
-    "could not be evaluated at any of them, so nothing independent confirms SymPy."
-)
-MSG_CANNOT_EVALUATE = (
-    "The expressions cannot be evaluated numerically ({error}), so nothing can be checked "
-    "at sample points."
-)
-MSG_NO_INSTANTIATION = "No instantiation of the placeholders could be evaluated ({reason})."
-MSG_NO_NUMERIC = "no central difference here: too close to a kink, or off the domain"
-MSG_UNDEFINED = "{expr} contains an undefined value (zoo or nan), so it cannot be evaluated."
-MSG_TOO_FEW_POINTS = (
-    "Only {found} valid point(s) found; at least {wanted} are needed to confirm without a proof."
-)
+def msg_proven(*, method: Any) -> str:
+    return f"SymPy's derivative minus the claim is 0 ({method})."
+
+
+def msg_proven_kinks(*, method: Any) -> str:
+    return (
+        f"SymPy's derivative minus the claim is 0 wherever the function is differentiable "
+        f"({method}); they may differ only at kinks."
+    )
+
+
+def msg_proven_rule(*, names: Any) -> str:
+    return f" The rule holds for every differentiable {names}."
+
+
+def msg_confirmed(*, dps: Any, points: Any, kinks: Any, witnessed: Any) -> str:
+    return (
+        f"No proof within the time budget, but the claim equals SymPy's derivative to {dps} "
+        f"digits at {points} points{kinks} and central differences agree at {witnessed}."
+    )
+
+
+def msg_confirmed_rule(*, choices: Any) -> str:
+    return f" Placeholders were instantiated as {choices}."
+
+
+def msg_refuted(*, point: Any, inst: Any) -> str:
+    return f"The claim differs from SymPy's derivative at {point}{inst}."
+
+
+def msg_engines_disagree(*, point: Any, inst: Any, exact: Any, numeric: Any, error: Any) -> str:
+    return (
+        f"SymPy's derivative and central differences disagree at {point}{inst} (SymPy "
+        f"{exact}, numeric {numeric} ± {error}): a SymPy or parsing problem, so the claim is "
+        f"not judged."
+    )
+
+
+def msg_no_witness(*, points: Any) -> str:
+    return (
+        f"The claim equals SymPy's derivative at {points} points, but central differences "
+        f"could not be evaluated at any of them, so nothing independent confirms SymPy."
+    )
+
+
+def msg_cannot_evaluate(*, error: Any) -> str:
+    return (
+        f"The expressions cannot be evaluated numerically ({error}), so nothing can be "
+        f"checked at sample points."
+    )
+
+
+def msg_no_instantiation(*, reason: Any) -> str:
+    return f"No instantiation of the placeholders could be evaluated ({reason})."
+
+
+def msg_no_numeric() -> str:
+    return "no central difference here: too close to a kink, or off the domain"
+
+
+def msg_undefined(*, expr: Any) -> str:
+    return f"{expr} contains an undefined value (zoo or nan), so it cannot be evaluated."
+
+
+def msg_too_few_points(*, found: Any, wanted: Any) -> str:
+    return (
+        f"Only {found} valid point(s) found; at least {wanted} are needed to confirm without "
+        f"a proof."
+    )
+
+
 
 
 def no_points_reason(
@@ -345,7 +423,7 @@ class ClaimReport:
                     f"± {self.numeric_error:.1g} (central differences)"
                 )
             else:
-                lines.append(f"  numeric: - ({MSG_NO_NUMERIC})")
+                lines.append(f"  numeric: - ({msg_no_numeric()})")
         if self.kink_notes:
             lines.append("Kinks:")
             lines.extend(f"  {note}" for note in self.kink_notes)

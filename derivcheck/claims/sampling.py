@@ -101,23 +101,23 @@ def validate_domain(
     if domain is None:
         return {}
     if not isinstance(domain, Mapping):
-        raise DomainError(report.MSG_DOMAIN_NOT_MAPPING.format(got=repr(domain)))
+        raise DomainError(report.msg_domain_not_mapping(got=repr(domain)))
     names = [str(s) for s in symbols]
     result: dict[str, tuple[float, float]] = {}
     for key, bounds in domain.items():
         name = str(key)
         if name not in names:
             raise DomainError(
-                report.MSG_DOMAIN_UNKNOWN.format(name=name, names=", ".join(names) or "(none)")
+                report.msg_domain_unknown(name=name, names=", ".join(names) or "(none)")
             )
         try:
             lo, hi = bounds
             lo_f, hi_f = float(lo), float(hi)
         except (TypeError, ValueError):
-            message = report.MSG_DOMAIN_BOUNDS.format(name=name, got=repr(bounds))
+            message = report.msg_domain_bounds(name=name, got=repr(bounds))
             raise DomainError(message) from None
         if not (math.isfinite(lo_f) and math.isfinite(hi_f) and lo_f < hi_f):
-            raise DomainError(report.MSG_DOMAIN_BOUNDS.format(name=name, got=repr(bounds)))
+            raise DomainError(report.msg_domain_bounds(name=name, got=repr(bounds)))
         result[name] = (lo_f, hi_f)
     return result
 

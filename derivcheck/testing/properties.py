@@ -17,9 +17,9 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from derivcheck import _validate
 from derivcheck.errors import InputError
 from derivcheck.testing.strategies import (
-    _positive_int,
     arrays_clear_of_kinks,
     labels,
     layer_shapes,
@@ -53,7 +53,7 @@ def run_layer_property(
     __tracebackhide__ = True
     if not callable(make_layer):
         raise InputError(f"`make_layer` must be callable, got {make_layer!r}.")
-    _positive_int("max_examples", max_examples)
+    _validate.positive_int(max_examples, "max_examples")
     from derivcheck.layers.check import check_layer
 
     with_shape = _takes_shape(make_layer)

@@ -21,6 +21,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from derivcheck import _validate
 from derivcheck.errors import InputError
 
 __all__ = [
@@ -30,12 +31,6 @@ __all__ = [
     "labels",
     "layer_shapes",
 ]
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(f"`{name}` must be a positive integer, got {value!r}.")
-    return value
 
 
 def layer_shapes(
@@ -51,9 +46,9 @@ def layer_shapes(
     derivcheck.errors.InputError: `max_batch` must be a positive integer, got 0.
     """
     return st.tuples(
-        st.integers(1, _positive_int("max_batch", max_batch)),
-        st.integers(1, _positive_int("max_inputs", max_inputs)),
-        st.integers(1, _positive_int("max_neurons", max_neurons)),
+        st.integers(1, _validate.positive_int(max_batch, "max_batch")),
+        st.integers(1, _validate.positive_int(max_inputs, "max_inputs")),
+        st.integers(1, _validate.positive_int(max_neurons, "max_neurons")),
     )
 
 
@@ -96,8 +91,8 @@ def labels(samples: int, classes: int, *, kind: str = "sparse") -> st.SearchStra
         ...
     derivcheck.errors.InputError: `kind` must be 'sparse' or 'onehot', got 'dense'.
     """
-    _positive_int("samples", samples)
-    _positive_int("classes", classes)
+    _validate.positive_int(samples, "samples")
+    _validate.positive_int(classes, "classes")
     if kind not in ("sparse", "onehot"):
         raise InputError(f"`kind` must be 'sparse' or 'onehot', got {kind!r}.")
     sparse = hnp.arrays(np.int64, samples, elements=st.integers(0, classes - 1))
@@ -122,7 +117,7 @@ def expressions(
 
     if not variables or not all(isinstance(v, str) and v.isidentifier() for v in variables):
         raise InputError(f"`variables` must be a non-empty list of names, got {variables!r}.")
-    _positive_int("max_leaves", max_leaves)
+    _validate.positive_int(max_leaves, "max_leaves")
     symbols = [sympy.Symbol(v, real=True) for v in variables]
     functions: dict[str, Callable[[Any], Any]] = {
         "sin": sympy.sin,

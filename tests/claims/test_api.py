@@ -318,14 +318,14 @@ def test_wrt_not_a_symbol() -> None:
 
 
 def test_seed_must_be_a_non_negative_int() -> None:
-    with pytest.raises(InputError, match="`seed` must be a non-negative int; got -1"):
+    with pytest.raises(InputError, match="`seed` must be a non-negative integer, got -1"):
         dc.check_derivative("x**2", "2*x", seed=-1)
     with pytest.raises(InputError, match="`seed`"):
         dc.check_claim("d/dx x = 1", seed=1.5)  # type: ignore[arg-type]
 
 
 def test_budget_must_be_positive() -> None:
-    with pytest.raises(InputError, match="`budget` must be a positive finite number"):
+    with pytest.raises(InputError, match="`budget` must be a positive finite float, got 0"):
         dc.check_derivative("x**2", "2*x", budget=0)
 
 

@@ -64,7 +64,6 @@ SymPy is imported only inside functions: importing this module is light.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -72,6 +71,7 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck import _validate
 from derivcheck.errors import InputError, TraceError
 from derivcheck.layers.trace.graph import Trace, explain, plain_value, trace_stack
 from derivcheck.layers.trace.numpy_map import SymbolicArray
@@ -226,7 +226,7 @@ def trace_gradients(
     >>> print(result.kinks["x"])
     [False  True False]
     """
-    points = _validate(probe, point, budget, max_symbols, max_nodes)
+    points = _check_arguments(probe, point, budget, max_symbols, max_nodes)
     if method not in ("reverse", "diff"):
         raise InputError(f"`method` must be 'reverse' or 'diff', got {method!r}.")
     import sympy
@@ -280,23 +280,15 @@ def trace_gradients(
     )
 
 
-def _validate(
+def _check_arguments(
     probe: Any, point: Any, budget: Any, max_symbols: Any, max_nodes: Any
 ) -> dict[str, np.ndarray]:
-    if not callable(probe):
-        raise InputError(f"`probe` must be callable, got {type(probe).__name__}.")
+    _validate.callable_arg(probe, "probe")
     if not isinstance(point, Mapping) or not point:
         raise InputError("`point` must be a non-empty dict of name -> array.")
-    if (
-        isinstance(budget, bool)
-        or not isinstance(budget, (int, float, np.integer, np.floating))
-        or not math.isfinite(float(budget))
-        or budget <= 0
-    ):
-        raise InputError("`budget` must be a positive finite float (seconds).")
-    for arg, value in (("max_symbols", max_symbols), ("max_nodes", max_nodes)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise InputError(f"`{arg}` must be a positive integer.")
+    _validate.positive_float(budget, "budget")
+    _validate.positive_int(max_symbols, "max_symbols")
+    _validate.positive_int(max_nodes, "max_nodes")
     points: dict[str, np.ndarray] = {}
     for name, value in point.items():
         if not isinstance(name, str):
