@@ -61,3 +61,25 @@ def test_verdict_values():
 
 def test_input_error_is_value_error():
     assert issubclass(derivcheck.InputError, ValueError)
+
+
+def test_every_report_is_truthy_exactly_when_ok():
+    import numpy as np
+
+    import derivcheck as dc
+    from derivcheck.examples import book, broken
+
+    reports = [
+        dc.check_claim("d/dx x^2 = 2x"),
+        dc.check_claim("d/dx x^2 = 3x"),
+        dc.check_derivative("log(x)", "1/x", domain={"x": (-2, -1)}),  # inconclusive
+        dc.check_gradient("x*y", ["y", "x"], ["x", "y"]),
+        dc.check_gradient("x*y", ["y", "y"], ["x", "y"]),
+        dc.check_layer(book.Activation_Sigmoid(), np.array([[0.5, -1.0]])),
+        dc.check_layer(broken.Sigmoid_MissingOutputFactor(), np.array([[0.5, -1.0]])),
+        dc.check_jacobian(np.sin, lambda v: np.diag(np.cos(v)), np.array([0.3, 1.0])),
+        dc.check_jacobian(np.sin, lambda v: np.diag(np.sin(v)), np.array([0.3, 1.0])),
+    ]
+    assert {r.ok for r in reports} == {True, False}
+    for report in reports:
+        assert bool(report) is report.ok

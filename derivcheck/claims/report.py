@@ -384,6 +384,10 @@ class ClaimReport:
         """True when the verdict is PROVEN or CONFIRMED."""
         return self.verdict in (Verdict.PROVEN, Verdict.CONFIRMED)
 
+    def __bool__(self) -> bool:
+        """A report is truthy exactly when it is ok: ``assert check_claim(...)`` works."""
+        return self.ok
+
     def claim_text(self) -> str:
         """The claim as one line: its text, or ``d/dx EXPR = CLAIM``."""
         if self.text:

@@ -2,7 +2,8 @@
 
 ``derivcheck claim TEXT``, ``derivcheck check FILE``, ``derivcheck layer
 MODULE:CLASS`` and ``derivcheck demo``.  Exit status: 0 all ok, 1 something
-refuted or failed, 2 bad input or usage.  No traceback reaches the user.
+refuted or failed, 2 bad input or usage, 3 an internal error (a bug of
+derivcheck's), 130 interrupted (Ctrl-C).  No traceback reaches the user.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from derivcheck.errors import InputError
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,12 +31,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+def _version() -> str:
+    from derivcheck import __version__
+
+    return __version__
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="derivcheck",
         description="Is this derivative right? SymPy against central differences.",
-        epilog="Exit status: 0 all ok, 1 something refuted or failed, 2 bad input or usage.",
+        epilog=(
+            "Exit status: 0 all ok, 1 something refuted or failed, 2 bad input or usage, "
+            "3 an internal error, 130 interrupted."
+        ),
     )
+    parser.add_argument("--version", action="version", version=f"derivcheck {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -355,14 +366,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         print("derivcheck: interrupted", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_INTERRUPTED
     except Exception as exc:  # never show a traceback; say it is our bug
         print(
             f"derivcheck: internal error: {type(exc).__name__}: {exc} "
             "(please report this with the command you ran)",
             file=sys.stderr,
         )
-        return EXIT_FAILED
+        return EXIT_INTERNAL
 
 
 def console_main() -> None:  # pragma: no cover - the installed script

@@ -250,3 +250,41 @@ def test_check_layer_reports_progress_per_gradient():
     assert calls == [("dinputs", 0, 3), ("dweights", 1, 3), ("dbiases", 2, 3), ("done", 3, 3)]
     with pytest.raises(InputError, match="`progress` must be callable"):
         check_layer(book.Layer_Dense(3, 2), x, progress=3)
+
+
+def test_version(capsys):
+    import derivcheck
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"derivcheck {derivcheck.__version__}"
+
+
+def test_an_internal_error_exits_3_and_says_it_is_a_bug(monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("derivcheck.claims.api.check_claim", broken)
+    assert cli.main(["claim", "d/dx x = 1"]) == 3
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: boom" in err
+    assert "please report" in err
+
+
+def test_ctrl_c_exits_130(monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("derivcheck.claims.api.check_claim", interrupted)
+    assert cli.main(["claim", "d/dx x = 1"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_help_documents_every_exit_status(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for status in ("0 all ok", "1 something refuted or failed", "2 bad input or usage",
+                   "3 an internal error", "130 interrupted"):
+        assert status in out
