@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,15 @@ MAX_KINK_NOTES = 4
 
 
 # -------------------------------------------------------------------- equality
+
+#: relative difference that makes two 30-digit values a candidate difference: exact
+#: inputs (every decimal the parser reads is exact) / inputs holding binary floats
+RTOL_EXACT = mpmath.mpf("1e-20")
+RTOL_INEXACT = mpmath.mpf("1e-13")
+#: a confirmed difference must exceed the measured rounding of the 30-digit values by this
+ROUNDING_MARGIN = 100
+#: a point is informative when it could have shown a relative difference this small
+INFORMATIVE_RTOL = mpmath.mpf("1e-12")
 
 
 @dataclass
@@ -74,6 +83,9 @@ class Equality:
         Candidate points drawn.
     near_kink : list of bool
         Per point: a switch point too close to a kink for central differences.
+    informative : int
+        Points where the comparison could have seen a relative difference (not
+        two exact zeros, not a cancellation down to the rounding).
     """
 
     kind: str
@@ -89,6 +101,8 @@ class Equality:
     witness_index: int | None = None
     tried: int = 0
     near_kink: list[bool] = field(default_factory=list)
+    informative: int = 0
+    rtol: float = 1e-20
 
 
 def _has_float(exprs: Iterable[sp.Expr]) -> bool:
@@ -96,14 +110,24 @@ def _has_float(exprs: Iterable[sp.Expr]) -> bool:
 
 
 def values_differ(a: Any, b: Any, *, inexact: bool) -> bool:
-    """Do two high-precision values differ beyond rounding?
+    """Do two 30-digit values differ, relative to their own size?
 
-    Exact inputs use 1e-20 relative (30-digit evaluation); inputs that carry
-    binary floats use 1e-13 relative (SymPy's own float arithmetic rounds at
-    about 1e-16), still tight enough to refute a 1e-9 near miss.
+    Purely relative: a derivative of size 1e-23 is compared as carefully as one
+    of size 1 (no absolute floor that would let tiny values always agree).
+    Exact inputs use 1e-20 relative; inputs that carry binary floats use 1e-13
+    (SymPy's float arithmetic rounds at about 1e-16), still tight enough to
+    refute a 1e-9 near miss.  Two exact zeros never differ.  A candidate
+    difference is confirmed (or dismissed as rounding) by
+    :func:`_confirm_difference` at 60 digits.
+
+    >>> import mpmath
+    >>> values_differ(mpmath.mpf("2e-23"), mpmath.mpf("1.38e-23"), inexact=False)
+    True
+    >>> values_differ(mpmath.mpf(1), mpmath.mpf(1) + mpmath.mpf("1e-25"), inexact=False)
+    False
     """
-    tol = mpmath.mpf("1e-13") if inexact else mpmath.mpf("1e-20")
-    return bool(abs(a - b) > tol * max(1, abs(a), abs(b)))
+    rtol = RTOL_INEXACT if inexact else RTOL_EXACT
+    return bool(abs(a - b) > rtol * max(abs(a), abs(b)))
 
 
 def decide_equal(
@@ -183,22 +207,40 @@ def decide_equal(
     # the sampled values are compared even after a proof: a point where they differ
     # (at 30 and at 60 digits) outranks a proof, which could only come from a bug
     inexact = _has_float([a, b])
+    outcome.rtol = float(RTOL_INEXACT if inexact else RTOL_EXACT)
     differing = [
         i for i, (va, vb) in enumerate(outcome.values) if values_differ(va, vb, inexact=inexact)
     ]
+    # two exact zeros at 30 digits are re-evaluated too: a genuine zero stays 0 at 60
+    # digits (and counts), a cancellation or an underflow does not (and shows nothing)
+    zeros = [i for i, (va, vb) in enumerate(outcome.values) if va == 0 and vb == 0]
+    informative = set(range(len(outcome.values)))
     # of the points where the claim fails, show the easiest to read: coordinates
     # closest to magnitude 1 (x = 1.3 rather than x = 32.2 or x = -0.0395)
     differing.sort(key=lambda i: _readability(draw.points[i]))
-    outcome.differing = len(differing)
-    for i in differing:
-        confirmed = _confirm_difference(a, b, symbols, draw.points[i], inexact=inexact)
+    confirmed_count = 0
+    # without a proof the verdict rests on the points: every one is re-evaluated, so
+    # that only points able to show a relative difference of 1e-12 confirm the claim
+    others = [] if proof else [i for i in range(len(outcome.values)) if i not in set(differing)]
+    fn60 = symbolic.mp_function([a, b, symbolic.term_scale(a), symbolic.term_scale(b)], symbols)
+    for i in differing + (others if not proof else zeros):
+        confirmed, seen = _confirm_difference(
+            fn60, symbols, draw.points[i], outcome.values[i], inexact=inexact
+        )
         if confirmed is not None:
-            outcome.kind = "different"
-            outcome.method = f"{symbolic.DPS}-digit evaluation"
-            outcome.witness = draw.points[i]
-            outcome.witness_values = confirmed
-            outcome.witness_index = i
-            return outcome
+            confirmed_count += 1
+            if outcome.witness is None:
+                outcome.kind = "different"
+                outcome.method = f"{symbolic.DPS}-digit evaluation"
+                outcome.witness = draw.points[i]
+                outcome.witness_values = confirmed
+                outcome.witness_index = i
+        elif not seen:
+            informative.discard(i)
+    outcome.informative = len(informative)
+    if outcome.witness is not None:
+        outcome.differing = confirmed_count
+        return outcome
     if proof:
         outcome.kind, outcome.method = proof
         outcome.proven = True
@@ -219,21 +261,39 @@ def _readability(point: dict[str, float]) -> float:
 
 
 def _confirm_difference(
-    a: sp.Expr, b: sp.Expr, symbols: Sequence[sp.Symbol], point: dict[str, float], *, inexact: bool
-) -> tuple[Any, Any] | None:
-    """Re-evaluate at 60 digits; return both values if they still differ."""
-    fn = symbolic.mp_function([a, b], symbols)
+    fn: Callable[..., tuple[Any, ...]],
+    symbols: Sequence[sp.Symbol],
+    point: dict[str, float],
+    first: tuple[Any, Any],
+    *,
+    inexact: bool,
+) -> tuple[tuple[Any, Any] | None, bool]:
+    """Re-evaluate ``fn`` (both sides) at 60 digits: ``(both values, True)`` when they differ,
+    beyond the rounding of the 30-digit values measured against the 60-digit ones;
+    otherwise ``(None, informative)``, where `informative` says whether the comparison
+    at this point could have seen a relative difference of 1e-12 (it cannot where
+    both sides cancel down to their rounding)."""
     with mpmath.workdps(symbolic.DPS_CONFIRM):
         try:
             args = [mpmath.mpf(point[str(s)]) for s in symbols]
-            va, vb = (symbolic.to_real(v) for v in fn(*args))
+            va, vb, sa, sb = (symbolic.to_real(v) for v in fn(*args))
         except (ValueError, ZeroDivisionError, OverflowError, TypeError):
-            return None
+            return None, False
         if va is None or vb is None:
-            return None
-        if values_differ(va, vb, inexact=inexact):
-            return (va, vb)
-    return None
+            return None, False
+        rounding = abs(first[0] - va) + abs(first[1] - vb)
+        size = max(abs(va), abs(vb))
+        # what cancels below 60 digits is invisible at both precisions (and may look like
+        # an exact zero twice): the values must stand clear of their terms' rounding
+        terms = max(abs(sa or 0), abs(sb or 0))
+        noise = mpmath.mpf(10) ** (10 - symbolic.DPS_CONFIRM) * terms
+        floor = (RTOL_INEXACT if inexact else mpmath.mpf(10) ** -40) * size
+        if abs(va - vb) > max(floor, ROUNDING_MARGIN * rounding, noise):
+            return (va, vb), True
+        visible = size > noise or (size == 0 and terms == 0)
+        return None, bool(visible and ROUNDING_MARGIN * rounding <= INFORMATIVE_RTOL * size) or (
+            size == 0 and terms == 0
+        )
 
 
 # ------------------------------------------------------------------ numeric witness
@@ -343,8 +403,14 @@ class Judgement:
     instantiation: dict[str, str] | None = None
 
 
-def _float(v: Any) -> float:
-    return float(mpmath.mpf(v))
+def _float(v: Any) -> Any:
+    """``v`` as a float, or as the mpmath number itself where float64 cannot hold it
+    (``exp(1200)``): a report must not show ``inf`` for a finite value."""
+    value = mpmath.mpf(v)
+    as_float = float(value)
+    if math.isinf(as_float) and mpmath.isfinite(value):
+        return value
+    return as_float
 
 
 def judge(
@@ -471,8 +537,13 @@ def _judge_agreement(
         )
         j.reason = proven_msg(method=proven[1])
         return j
-    if len(eq.points) < MIN_POINTS_CONFIRM:
-        j.reason = report.msg_too_few_points(found=len(eq.points), wanted=MIN_POINTS_CONFIRM)
+    if eq.informative < MIN_POINTS_CONFIRM:
+        if eq.informative < len(eq.points):
+            j.reason = report.msg_uninformative(
+                points=len(eq.points), informative=eq.informative, wanted=MIN_POINTS_CONFIRM
+            )
+        else:
+            j.reason = report.msg_too_few_points(found=len(eq.points), wanted=MIN_POINTS_CONFIRM)
         return j
     if j.witnessed == 0:
         j.reason = report.msg_no_witness(points=len(eq.points))
@@ -480,8 +551,8 @@ def _judge_agreement(
     j.verdict = Verdict.CONFIRMED
     j.method = eq.method
     j.reason = report.msg_confirmed(
-        dps=symbolic.DPS, points=len(eq.points), kinks=" clear of kinks" if eq.kinks else "",
-        witnessed=j.witnessed,
+        dps=symbolic.DPS, points=eq.informative, kinks=" clear of kinks" if eq.kinks else "",
+        witnessed=j.witnessed, rtol=float(eq.rtol), total=len(eq.points),
     )
     return j
 

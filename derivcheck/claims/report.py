@@ -121,10 +121,22 @@ def msg_proven_rule(*, names: Any) -> str:
     return f" The rule holds for every differentiable {names}."
 
 
-def msg_confirmed(*, dps: Any, points: Any, kinks: Any, witnessed: Any) -> str:
+def msg_confirmed(
+    *, dps: Any, points: Any, kinks: Any, witnessed: Any, rtol: Any = 1e-20, total: Any = None
+) -> str:
+    of = f" of the {total} points" if total is not None and total != points else " of them"
     return (
-        f"No proof within the time budget, but the claim equals SymPy's derivative to {dps} "
-        f"digits at {points} points{kinks} and central differences agree at {witnessed}."
+        f"No proof within the time budget, but at {points} points{kinks} the claim and "
+        f"SymPy's derivative, evaluated to {dps} digits and again to 60, agree to a relative "
+        f"{rtol:g}, and central differences agree with SymPy at {witnessed}{of}."
+    )
+
+
+def msg_uninformative(*, points: Any, informative: Any, wanted: Any) -> str:
+    return (
+        f"Only {informative} of the {points} points could show a difference (at the others "
+        "both sides are 0 at 30 digits, or cancel down to their rounding); at least "
+        f"{wanted} are needed to confirm without a proof."
     )
 
 
@@ -163,7 +175,10 @@ def msg_no_instantiation(*, reason: Any) -> str:
 
 
 def msg_no_numeric() -> str:
-    return "no central difference here: too close to a kink, or off the domain"
+    return (
+        "no central difference here: too close to a kink, off the real domain, "
+        "or beyond float64's range"
+    )
 
 
 def msg_undefined(*, expr: Any) -> str:
@@ -224,12 +239,17 @@ def format_number(value: float | None) -> str:
     The shortest text that reads back as the same float (so two different
     floats never print alike).
 
+    A value beyond float64's range (an mpmath number, say ``exp(1200)``) is shown
+    in mpmath's own notation.
+
     >>> format_number(0.1 + 0.2), format_number(None), format_number(2.0)
     ('0.30000000000000004', '-', '2.0')
     """
     if value is None:
         return "-"
-    return repr(float(value))
+    if isinstance(value, int | float):
+        return repr(float(value))
+    return str(value)
 
 
 def format_point(point: dict[str, float] | None) -> str:
@@ -308,7 +328,7 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _json_number(value: float | None) -> float | str | None:
-    if value is None or math.isfinite(value):
+    if value is None or (isinstance(value, int | float) and math.isfinite(value)):
         return value
     return str(value)
 

@@ -34,7 +34,7 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from derivcheck.claims import report, symbolic
+from derivcheck.claims import report, roots, symbolic
 from derivcheck.errors import DomainError
 
 __all__ = ["Draw", "draw", "validate_domain"]
@@ -230,21 +230,14 @@ def _switch_candidates(
     bounds: Mapping[str, tuple[float, float]],
 ) -> list[tuple[float, ...]]:
     """Points that differ from `base` in one variable: between consecutive switch
-    values of that variable, and beyond the first and the last."""
+    values of that variable (solved by :func:`~derivcheck.claims.roots.switch_roots`,
+    linear or not), and beyond the first and the last."""
     values = dict(zip(symbols, base, strict=True))
     out: list[tuple[float, ...]] = []
     for i, v in enumerate(symbols):
         switches: set[float] = set()
         for k in kinks:
-            root = symbolic.linear_root(k, v)
-            if root is None:
-                continue
-            try:
-                at = float(root.subs({s: values[s] for s in symbols if s != v}))
-            except (TypeError, ValueError, ZeroDivisionError):
-                continue
-            if math.isfinite(at):
-                switches.add(at)
+            switches.update(roots.switch_roots(k, v, values))
         if not switches:
             continue
         ordered = sorted(switches)
@@ -262,21 +255,26 @@ def _switch_candidates(
     return out
 
 
-def _finite_in_float(fn: Any, args: Sequence[float]) -> bool:
-    """False when float64 overflows, divides by zero, leaves the real domain or is not finite.
+def _float_status(fn: Any, args: Sequence[float]) -> str:
+    """``"ok"``; ``"overflow"`` when float64 overflows (the point is evaluated in mpmath
+    alone: ``exp(x)`` at x = 850 is a real number); ``"bad"`` when it divides by zero,
+    leaves the real domain or is not finite for another reason.
 
     A complex intermediate (``exp(I*x)``, which :mod:`math` rejects with a
     ``TypeError``) is left for mpmath to judge.
     """
     try:
         values = fn(*args)
+    except OverflowError:
+        return "overflow"
     except (ValueError, ArithmeticError):
-        return False
+        return "bad"
     except TypeError:
-        return True
-    return all(
-        not isinstance(v, (int, float)) or math.isfinite(v) for v in values
-    )
+        return "ok"
+    for v in values:
+        if isinstance(v, (int, float)) and not math.isfinite(v):
+            return "overflow" if math.isinf(v) else "bad"
+    return "ok"
 
 
 def draw(
@@ -346,9 +344,9 @@ def draw(
         if not guard.clear(args, threshold) or not soft_guard.clear(args, 1e-12 * scale):
             counts["kink"] += 1
             return None
-        # float64 first: cheap, and it rejects overflow before mpmath tries to build
-        # exp(exp(exp(100))) digit by digit; the numeric witness needs float64 anyway
-        if not _finite_in_float(evaluate_float, args):
+        # float64 first: cheap, and it rejects what is off the real domain; where float64
+        # only overflows, mpmath decides (it refuses exp(exp(exp(100))) at once)
+        if _float_status(evaluate_float, args) == "bad":
             counts["domain"] += 1
             return None
         with mpmath.workdps(symbolic.DPS):
