@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import sympy
 
+from derivcheck.claims.parse import notation
 from derivcheck.claims.parse.expression import Parser, parse_symbol
 from derivcheck.claims.parse.messages import (
     MAX_TEXT_LENGTH,
@@ -99,6 +100,7 @@ def parse_claim(text: str) -> Claim:
     except InputError as error:
         raise ParseError(error.message, text=text, position=expr_start - len(variable)) from None
     parser.names[wrt.name] = "variable"
+    parser.variables = notation.variables_of(text[expr_start:expr_end] + " " + right, {wrt.name})
     if not text[expr_start:expr_end].strip():
         raise ParseError(
             MSG_CLAIM_EMPTY_SIDE.format(side="left side"), text=text, position=expr_start

@@ -40,6 +40,7 @@ from typing import Any, NoReturn
 import sympy
 from sympy.core.function import AppliedUndef
 
+from derivcheck.claims.parse import notation
 from derivcheck.claims.parse.converter import Converter
 from derivcheck.claims.parse.messages import (
     MAX_TEXT_LENGTH,
@@ -221,10 +222,15 @@ class Parser(Scanner, Converter):
         self.number_bits = 0
         self.normal = Normalized()
         self.char_of_byte: list[int] | None = None
+        self.variables: set[str] = set()  # the claim's variables (wrt, ...)
+        self.notes: list[str] = []  # readings of ambiguous text, said in the report
+        self.remap: list[int] | None = None  # rewritten text -> the user's offsets
 
     # errors ---------------------------------------------------------------
 
     def fail(self, cls: type[InputError], template: str, position: int, **kw: Any) -> NoReturn:
+        if self.remap is not None:
+            position = self.remap[min(max(position, 0), len(self.remap) - 1)]
         raise cls(template.format(what=self.label, **kw), text=self.full_text, position=position)
 
     def position(self, node: ast.AST) -> int:
@@ -251,11 +257,20 @@ class Parser(Scanner, Converter):
             )
         if not text.strip():
             self.fail(ParseError, MSG_EMPTY, base)
+        try:
+            rewritten = notation.rewrite(text, self.variables)
+        except RecursionError:  # bars nested past reason: parse the text as typed
+            rewritten = notation.Rewritten(text, list(range(len(text))))
+        for note in rewritten.notes:
+            if note not in self.notes:
+                self.notes.append(note)
+        self.remap = [base + o for o in rewritten.origin] + [base + len(text)]
+        canonical = rewritten.text
         self.normal = Normalized()
-        self.scan(text, base)
+        self.scan(canonical, 0)
         normal = self.normal
         normal.text = "".join(normal.pieces)
-        normal.origin.append(base + len(text))
+        normal.origin.append(len(canonical))
         encoded = normal.text.encode("utf-8")
         self.char_of_byte = None
         if len(encoded) != len(normal.text):
@@ -269,13 +284,14 @@ class Parser(Scanner, Converter):
         except SyntaxError as error:
             self.syntax_error(error)
         except (RecursionError, MemoryError):
-            self.fail(InputError, MSG_TOO_COMPLEX, base)
+            self.fail(InputError, MSG_TOO_COMPLEX, 0)
         try:
             result = self.value(tree.body, 0)
         except RecursionError:  # pragma: no cover - the depth limit comes first
-            self.fail(InputError, MSG_TOO_COMPLEX, base)
+            self.fail(InputError, MSG_TOO_COMPLEX, 0)
         if deeper_than(result, MAX_TREE_DEPTH):
-            self.fail(InputError, MSG_TREE_DEPTH, base, limit=MAX_TREE_DEPTH)
+            self.fail(InputError, MSG_TREE_DEPTH, 0, limit=MAX_TREE_DEPTH)
+        self.remap = None
         return result
 
     def syntax_error(self, error: SyntaxError) -> NoReturn:

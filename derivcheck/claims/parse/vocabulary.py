@@ -8,7 +8,7 @@ from typing import Any
 
 import sympy
 
-__all__ = ["ARITY", "KNOWN_CONSTANTS", "KNOWN_FUNCTIONS"]
+__all__ = ["ALIASES", "ARITY", "INVERSES", "KNOWN_CONSTANTS", "KNOWN_FUNCTIONS", "LOG_BASES"]
 
 
 def _relu(x: sympy.Expr) -> sympy.Expr:
@@ -21,6 +21,11 @@ def _sigmoid(x: sympy.Expr) -> sympy.Expr:
 
 def _softplus(x: sympy.Expr) -> sympy.Expr:
     return sympy.log(1 + sympy.exp(x))
+
+
+def _cbrt(x: sympy.Expr) -> sympy.Expr:
+    """The real cube root (``∛(-8) = -2``), not SymPy's principal complex one."""
+    return sympy.real_root(x, 3)
 
 
 def _piecewise(*pairs: tuple[sympy.Expr, Any]) -> sympy.Expr:
@@ -42,6 +47,22 @@ KNOWN_FUNCTIONS: Mapping[str, Callable[..., sympy.Expr]] = MappingProxyType(
         "asin": sympy.asin,
         "acos": sympy.acos,
         "atan": sympy.atan,
+        "sec": sympy.sec,
+        "csc": sympy.csc,
+        "cot": sympy.cot,
+        "sech": sympy.sech,
+        "csch": sympy.csch,
+        "coth": sympy.coth,
+        "asec": sympy.asec,
+        "acsc": sympy.acsc,
+        "acot": sympy.acot,
+        "asinh": sympy.asinh,
+        "acosh": sympy.acosh,
+        "atanh": sympy.atanh,
+        "acoth": sympy.acoth,
+        "asech": sympy.asech,
+        "acsch": sympy.acsch,
+        "cbrt": _cbrt,
         "erf": sympy.erf,
         "Abs": sympy.Abs,
         "abs": sympy.Abs,
@@ -78,3 +99,25 @@ KNOWN_CONSTANTS: Mapping[str, sympy.Expr] = MappingProxyType(
 )
 """Names that are constants.  ``e`` is Euler's number, as in the book's ``e^x``."""
 
+#: Other spellings people type, each read as the known function (``arctan`` is ``atan``).
+ALIASES: Mapping[str, str] = MappingProxyType(
+    {
+        **{f"arc{f}": f"a{f}" for f in ("sin", "cos", "tan", "sec", "csc", "cot")},
+        **{f"arc{f}h": f"a{f}h" for f in ("sin", "cos", "tan", "sec", "csc", "cot")},
+        **{f"ar{f}h": f"a{f}h" for f in ("sin", "cos", "tan", "sec", "csc", "cot")},
+        "arcosh": "acosh", "cosec": "csc", "ctg": "cot", "tg": "tan",
+        "σ": "sigmoid", "Sigmoid": "sigmoid", "ReLU": "relu", "Relu": "relu",
+    }
+)  # fmt: skip
+
+#: ``log10(x)``, ``lg x``, ``log2(x)``: logarithms whose base is in the name.
+LOG_BASES: Mapping[str, int] = MappingProxyType({"log10": 10, "lg": 10, "log2": 2})
+
+#: ``sin^-1(x)`` and ``sin⁻¹ x`` are the inverse functions.
+INVERSES: Mapping[str, str] = MappingProxyType(
+    {
+        "sin": "asin", "cos": "acos", "tan": "atan", "sec": "asec", "csc": "acsc",
+        "cot": "acot", "sinh": "asinh", "cosh": "acosh", "tanh": "atanh",
+        "coth": "acoth", "sech": "asech", "csch": "acsch",
+    }
+)  # fmt: skip
