@@ -24,12 +24,16 @@ functions either way.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import itertools
 import random
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from derivcheck import _validate
 from derivcheck.claims import decide, parse, report, sampling, symbolic
@@ -358,7 +362,75 @@ def check_claim(
     seed = _validate.seed(seed)
     budget = _validate.positive_float(budget, "budget")
     claim = parse.parse_claim(text)
-    return _check_one(
-        claim.expr, claim.claimed, claim.wrt, domain=domain, seed=seed, budget=budget,
-        text=claim.text,
-    )
+    expr = claim.expr
+    if claim.order:  # d²/dx² f: d/dx of SymPy's first derivative
+        expr = sp.diff(claim.expr, *claim.order[:-1])
+    notes = [*claim.notes, *_typo_notes(claim)]
+    if not claim.steps:
+        report = _check_one(
+            expr, claim.claimed, claim.wrt, domain=domain, seed=seed, budget=budget,
+            text=claim.text,
+        )
+    else:
+        report = _check_chain(expr, claim, domain=domain, seed=seed, budget=budget)
+    report.read_as = _read_as(claim)
+    report.notes = notes
+    return report
+
+
+def _check_chain(
+    expr: sp.Expr, claim: parse.Claim, *, domain: Any, seed: int, budget: float
+) -> ClaimReport:
+    """A worked derivation: each step against SymPy's derivative; the first wrong one named."""
+    per_step = budget / len(claim.steps)
+    steps = [
+        _check_one(expr, step, claim.wrt, domain=domain, seed=seed, budget=per_step, text=None)
+        for step in claim.steps
+    ]
+    failed = next((i for i, step in enumerate(steps, start=1) if not step.ok), None)
+    shown = steps[-1] if failed is None else steps[failed - 1]
+    report = dataclasses.replace(shown, text=claim.text, steps=steps, failed_step=failed)
+    if failed is None and any(step.verdict is Verdict.CONFIRMED for step in steps):
+        report.verdict = Verdict.CONFIRMED
+    if failed is not None:
+        report.reason = f"Step {failed} is wrong. " + shown.reason
+    return report
+
+
+def _read_as(claim: parse.Claim) -> str:
+    """The claim in claim syntax, as derivcheck read it."""
+    order = claim.order or (claim.wrt,)
+    d = "∂" if len(set(order)) > 1 or claim.text.lstrip().startswith("∂") else "d"
+    if len(order) == 1:
+        prefix = f"{d}/{d}{order[0]}"
+    else:
+        parts = []
+        for v, group in itertools.groupby(order):
+            times = len(list(group))
+            parts.append(f"{d}{v}" + (f"^{times}" if times > 1 else ""))
+        prefix = f"{d}^{len(order)}/" + "".join(parts)
+    sides = [report.format_expr(e) for e in (claim.expr, *(claim.steps or [claim.claimed]))]
+    return f"{prefix} " + " = ".join(sides)
+
+
+def _typo_notes(claim: parse.Claim) -> list[str]:
+    """Likely typos behind a verdict: a variable the expression does not contain, an
+    unknown function spelt like a known one."""
+    notes = []
+    variables = claim.order or (claim.wrt,)
+    for v in dict.fromkeys(variables):
+        if v not in claim.expr.free_symbols:
+            others = ", ".join(sorted(s.name for s in claim.expr.free_symbols)) or "none"
+            notes.append(
+                f"{v} does not appear in the expression, so its derivative is 0 "
+                f"(the expression's variables: {others})"
+            )
+    known = [*parse.KNOWN_FUNCTIONS, *parse.vocabulary.ALIASES]
+    for fn in sorted({type(a).__name__ for e in (claim.expr, *claim.steps, claim.claimed)
+                      for a in e.atoms(AppliedUndef)}):
+        close = difflib.get_close_matches(fn, known, n=1, cutoff=0.75) if len(fn) > 2 else []
+        if close:
+            notes.append(
+                f"{fn} is read as an unknown function (a placeholder); did you mean {close[0]}?"
+            )
+    return notes

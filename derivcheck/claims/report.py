@@ -367,6 +367,16 @@ class ClaimReport:
         Per-variable reports of a gradient check (empty otherwise).
     text : str or None
         The claim's text when it came from text.
+    read_as : str or None
+        How the text was read, in claim syntax (``d/dx x*exp(x) = ...``).
+    notes : list of str
+        Readings of ambiguous text, and likely typos behind the verdict.
+    steps : list of ClaimReport
+        A worked derivation: one report per step after the expression, each
+        step checked against SymPy's derivative (so against the step before,
+        once that one holds); empty for a single claim.
+    failed_step : int or None
+        The 1-based index of the first wrong step of a derivation, or None.
 
     Examples
     --------
@@ -398,6 +408,10 @@ class ClaimReport:
     text: str | None = None
     method: str = ""
     witness_points: int = 0
+    read_as: str | None = None
+    notes: list[str] = field(default_factory=list)
+    steps: list[ClaimReport] = field(default_factory=list)
+    failed_step: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -423,6 +437,15 @@ class ClaimReport:
         # (that line is what pytest shows next to AssertionError)
         head = "Claim" if self.ok else f"Claim {self.verdict.value}"
         lines = [f"{head}: {self.claim_text()}"]
+        if self.read_as and self.read_as != self.text:
+            lines.append(f"Read as: {self.read_as}")
+        lines.extend(f"Note: {note}" for note in self.notes)
+        if self.steps:
+            for i, step in enumerate(self.steps, start=1):
+                mark = "ok" if step.ok else step.verdict.value
+                lines.append(f"  step {i}: {format_expr(step.claimed)}  [{mark}]")
+            if self.failed_step is not None:
+                lines.append(f"The first wrong step is step {self.failed_step}:")
         if self.components:
             lines.append(f"Verdict: {self.verdict.value} (seed={self.seed})")
             for comp in self.components:
@@ -505,6 +528,10 @@ class ClaimReport:
             "method": self.method,
             "seed": self.seed,
             "components": [c.to_dict() for c in self.components],
+            "read_as": self.read_as,
+            "notes": list(self.notes),
+            "steps": [step.to_dict() for step in self.steps],
+            "failed_step": self.failed_step,
         }
 
     def to_json(self, **kwargs: Any) -> str:

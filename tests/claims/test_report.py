@@ -58,7 +58,11 @@ def test_text_of_a_real_report_shows_values_and_instantiation() -> None:
 
 def test_proven_text_has_kink_notes() -> None:
     text = str(dc.check_claim("∂/∂x max(x, y) = 1(x > y)"))
-    assert text.startswith("Claim: ∂/∂x max(x, y) = 1(x > y)\nSymPy's derivative: ")
+    assert text.startswith(
+        "Claim: ∂/∂x max(x, y) = 1(x > y)\n"
+        "Read as: ∂/∂x Max(x, y) = Piecewise((1, x > y), (0, True))\n"
+        "SymPy's derivative: "
+    )
     assert "Verdict: proven (seed=0)" in text
     assert "Kinks:\n  at x = y (a kink) the claim takes 0; SymPy's convention gives 1/2" in text
     assert "Counterexample" not in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -14,7 +15,6 @@ from derivcheck.claims.parse.messages import (
     MSG_CLAIM_BAD_VARIABLE,
     MSG_CLAIM_DOUBLE_EQUALS,
     MSG_CLAIM_EMPTY_SIDE,
-    MSG_CLAIM_MANY_EQUALS,
     MSG_CLAIM_NO_EQUALS,
     MSG_CLAIM_NO_PREFIX,
     MSG_CLAIM_TYPE,
@@ -41,12 +41,23 @@ class Claim:
         The variable (real).
     text : str
         The claim as the user wrote it.
+    steps : tuple of sympy.Expr
+        A worked derivation ``d/dx EXPR = STEP_1 = ... = CLAIM``: every expression
+        after the first '=', in order (``claimed`` is the last); empty otherwise.
+    order : tuple of sympy.Symbol
+        For a higher or mixed derivative (``d²/dx²``, ``∂²/∂x∂y``) the variables
+        in the order they differentiate (``wrt`` is the last); empty otherwise.
+    notes : tuple of str
+        How ambiguous text was read (``1/2x`` as ``(1/2)*x``).
     """
 
     expr: sympy.Expr
     claimed: sympy.Expr
     wrt: sympy.Symbol
     text: str
+    steps: tuple[sympy.Expr, ...] = ()
+    order: tuple[sympy.Symbol, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 def parse_claim(text: str) -> Claim:
@@ -91,31 +102,77 @@ def parse_claim(text: str) -> Claim:
         raise InputError(
             MSG_TOO_LONG.format(what="the claim", length=len(text), limit=MAX_TEXT_LENGTH)
         )
+    named = _named_form(text)
+    if named is not None:
+        return named
     equals = _claim_equals(text)
-    left, right = text[:equals], text[equals + 1 :]
-    variable, expr_start, expr_end = _claim_prefix(text, left)
+    left = text[: equals[0]]
+    variables, expr_start, expr_end = _claim_prefix(text, left)
     parser = Parser(text, "expression")
-    try:
-        wrt = parse_symbol(variable, what="d/dx")
-    except InputError as error:
-        raise ParseError(error.message, text=text, position=expr_start - len(variable)) from None
-    parser.names[wrt.name] = "variable"
-    parser.variables = notation.variables_of(text[expr_start:expr_end] + " " + right, {wrt.name})
+    order = []
+    for variable, at in variables:
+        try:
+            order.append(parse_symbol(variable, what="d/dx"))
+        except InputError as error:
+            raise ParseError(error.message, text=text, position=at) from None
+    wrt = order[-1]
+    for symbol in order:
+        parser.names[symbol.name] = "variable"
+    bounds = [*equals, len(text)]
+    sides = [text[a + 1 : b] for a, b in itertools.pairwise(bounds)]
+    parser.variables = notation.variables_of(
+        " ".join([text[expr_start:expr_end], *sides]), {s.name for s in order}
+    )
     if not text[expr_start:expr_end].strip():
         raise ParseError(
             MSG_CLAIM_EMPTY_SIDE.format(side="left side"), text=text, position=expr_start
         )
-    if not right.strip():
-        raise ParseError(MSG_CLAIM_EMPTY_SIDE.format(side="right side"), text=text, position=equals)
+    for at, side in zip(equals, sides, strict=True):
+        if not side.strip():
+            raise ParseError(MSG_CLAIM_EMPTY_SIDE.format(side="right side"), text=text, position=at)
     expr = parser.expression(text[expr_start:expr_end], expr_start)
     parser.label = "claimed derivative"
-    claimed = parser.expression(right, equals + 1)
-    return Claim(expr=expr, claimed=claimed, wrt=wrt, text=text)
+    steps = tuple(parser.expression(side, at + 1) for at, side in zip(equals, sides, strict=True))
+    return Claim(
+        expr=expr, claimed=steps[-1], wrt=wrt, text=text,
+        steps=steps if len(steps) > 1 else (), order=tuple(order) if len(order) > 1 else (),
+        notes=tuple(parser.notes),
+    )
 
 
+# y = EXPR, dy/dx = CLAIM   and   f(x) = EXPR; f'(x) = CLAIM
+_NAMED_Y = re.compile(
+    r"^\s*(?P<y>[^\W\d]\w*)\s*=(?P<expr>[^=]+?)[,;]\s*d(?P=y)\s*/\s*d(?P<x>[^\W\d]\w*)\s*="
+)
+_NAMED_F = re.compile(
+    r"^\s*(?P<f>[^\W\d]\w*)\s*\(\s*(?P<x>[^\W\d]\w*)\s*\)\s*=(?P<expr>[^=]+?)[,;]"
+    r"\s*(?P=f)\s*['′]\s*\(\s*(?P=x)\s*\)\s*="
+)
 
-def _claim_equals(text: str) -> int:
-    """Offset of the single top-level '=' of a claim."""
+
+def _named_form(text: str) -> Claim | None:
+    """``y = x^2, dy/dx = 2x`` and ``f(x) = x^2; f'(x) = 2x``, read as ``d/dx x^2 = 2x``."""
+    match = _NAMED_Y.match(text) or _NAMED_F.match(text)
+    if match is None:
+        return None
+    variable = match.group("x")
+    parser = Parser(text, "expression")
+    wrt = parse_symbol(variable, what="d/dx")
+    parser.names[wrt.name] = "variable"
+    rest = text[match.end() :]
+    parser.variables = notation.variables_of(match.group("expr") + " " + rest, {wrt.name})
+    if not rest.strip():
+        raise ParseError(
+            MSG_CLAIM_EMPTY_SIDE.format(side="right side"), text=text, position=match.end() - 1
+        )
+    expr = parser.expression(match.group("expr"), match.start("expr"))
+    parser.label = "claimed derivative"
+    claimed = parser.expression(rest, match.end())
+    return Claim(expr=expr, claimed=claimed, wrt=wrt, text=text, notes=tuple(parser.notes))
+
+
+def _claim_equals(text: str) -> list[int]:
+    """Offsets of the top-level '=' of a claim (more than one: a worked derivation)."""
     opened: list[int] = []  # offsets of brackets still open
     found: list[int] = []
     double: int | None = None
@@ -139,16 +196,16 @@ def _claim_equals(text: str) -> int:
         if opened and "=" in text[opened[0] :]:  # the '=' hides inside an unclosed bracket
             raise ParseError(MSG_CLAIM_UNCLOSED, text=text, position=opened[0])
         raise InputError(MSG_CLAIM_NO_EQUALS)
-    if len(found) > 1:
-        raise ParseError(
-            MSG_CLAIM_MANY_EQUALS.format(count=len(found)), text=text, position=found[1]
-        )
-    return found[0]
+    return found
 
 
 _D = r"[d∂]"
 _PREFIX = re.compile(rf"\s*{_D}\s*/\s*{_D}\s*")
 _QUOTIENT_TAIL = re.compile(rf"\s*/\s*{_D}\s*")
+# d^2/dx^2, d²/dx², ∂²/∂x∂y, ∂^2/(∂x ∂y): the order after the first d
+_HIGHER = re.compile(rf"\s*{_D}\s*(?:\^\s*\{{?\s*(?P<n>\d+)\s*\}}?|(?P<sup>[²³⁴⁵⁶⁷⁸⁹]))\s*/\s*\(?")
+_SUPERSCRIPT_DIGITS = {"²": 2, "³": 3, "⁴": 4, "⁵": 5, "⁶": 6, "⁷": 7, "⁸": 8, "⁹": 9}
+_POWER_TAIL = re.compile(r"\s*(?:\^\s*\{?\s*(?P<n>\d+)\s*\}?|(?P<sup>[²³⁴⁵⁶⁷⁸⁹]))")
 
 
 def _claim_variable(text: str, start: int) -> tuple[str, int]:
@@ -158,12 +215,46 @@ def _claim_variable(text: str, start: int) -> tuple[str, int]:
     return match.group(), match.end()
 
 
-def _claim_prefix(text: str, left: str) -> tuple[str, int, int]:
-    """Variable name and the span of EXPR in ``text`` (left of the '=')."""
+def _higher_prefix(text: str, left: str) -> tuple[list[tuple[str, int]], int] | None:
+    """``d^n/dx^n`` or ``∂^n/∂x∂y...``: the variables (with offsets) and where EXPR starts."""
+    head = _HIGHER.match(left)
+    if head is None:
+        return None
+    order = int(head.group("n")) if head.group("n") else _SUPERSCRIPT_DIGITS[head.group("sup")]
+    variables: list[tuple[str, int]] = []
+    i = head.end()
+    while len(variables) < order:
+        d = re.compile(rf"\s*{_D}\s*").match(text, i)
+        if d is None or (d.end() == i and not text[i : i + 1]):
+            break
+        if d is None:
+            break
+        name, end = _claim_variable(text, d.end())
+        power = _POWER_TAIL.match(text, end)
+        times = 1
+        if power is not None:
+            times = int(power.group("n")) if power.group("n") else _SUPERSCRIPT_DIGITS[
+                power.group("sup")
+            ]
+            end = power.end()
+        variables += [(name, d.end())] * times
+        i = end
+    if len(variables) != order:
+        raise ParseError(MSG_CLAIM_BAD_VARIABLE, text=text, position=i)
+    close = re.compile(r"\s*\)").match(text, i) if "(" in text[head.start() : head.end()] else None
+    return variables, close.end() if close else i
+
+
+def _claim_prefix(text: str, left: str) -> tuple[list[tuple[str, int]], int, int]:
+    """The variables (with offsets) and the span of EXPR in ``text`` (left of the '=')."""
+    higher = _higher_prefix(text, left)
+    if higher is not None:
+        variables, start = higher
+        return variables, start, len(left)
     prefix = _PREFIX.match(left)
     if prefix is not None:
         variable, end = _claim_variable(text, prefix.end())
-        return variable, end, len(left)
+        return [(variable, prefix.end())], end, len(left)
     # d(EXPR)/dx
     stripped = left.rstrip()
     opening = re.match(rf"\s*{_D}\s*\(", left)
@@ -181,7 +272,5 @@ def _claim_prefix(text: str, left: str) -> tuple[str, int, int]:
                     variable, end = _claim_variable(text, tail.end())
                     if end != len(stripped):
                         raise ParseError(MSG_CLAIM_BAD_VARIABLE, text=text, position=tail.end())
-                    return variable, opening.end() - 1, i + 1
+                    return [(variable, tail.end())], opening.end() - 1, i + 1
     raise InputError(MSG_CLAIM_NO_PREFIX, text=text, position=len(left) - len(left.lstrip()))
-
-

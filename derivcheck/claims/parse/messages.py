@@ -65,7 +65,6 @@ MSG_CLAIM_NO_EQUALS = (
 )
 MSG_CLAIM_DOUBLE_EQUALS = "a claim uses a single '=', not '==', as in d/dx x^2 = 2*x"
 MSG_CLAIM_UNCLOSED = "a claim's '=' must be outside brackets; this bracket is never closed"
-MSG_CLAIM_MANY_EQUALS = "a claim has exactly one '='; found {count}"
 MSG_CLAIM_NO_PREFIX = (
     "a claim starts with d/dx (or ∂/∂x) naming the variable, as in d/dx x^2 = 2*x "
     "or d(x^2)/dx = 2*x"

@@ -440,8 +440,13 @@ def _reads_as_code(text: str, tokens: list[_Token]) -> bool:
     # x[0] (a subscript), [x, y] and {x: y} (a list, a dict): code, not brackets
     for k, t in enumerate(tokens):
         if t.kind == "open" and t.text in "[{":
-            if k > 0 and tokens[k - 1].kind in ("name", "close", "number"):
-                return True
+            after_term = k > 0 and tokens[k - 1].kind in ("name", "close", "number")
+            if after_term and tokens[k - 1].text == "log_":
+                continue  # log_{10}: a base
+            if after_term and k + 2 < len(tokens) and tokens[k + 1].kind == "number" and (
+                tokens[k + 2].kind == "close"
+            ):
+                return True  # x[0]: a subscript
             depth = 0
             for u in tokens[k:]:
                 depth += (u.kind == "open") - (u.kind == "close")
