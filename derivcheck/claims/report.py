@@ -539,12 +539,16 @@ class ClaimReport:
         return json.dumps(self.to_dict(), **kwargs)
 
 
+def _short_number(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, int | float) else str(value)
+
+
 def _short_detail(rep: ClaimReport) -> str:
     if rep.verdict is Verdict.REFUTED and rep.counterexample is not None:
         inst = f" with {format_instantiation(rep.instantiation)}" if rep.instantiation else ""
         return (
             f"fails at {format_point(rep.counterexample)}{inst}: claimed "
-            f"{rep.claimed_value:.6g}, exact {rep.expected_value:.6g}"
+            f"{_short_number(rep.claimed_value)}, exact {_short_number(rep.expected_value)}"
             if rep.claimed_value is not None and rep.expected_value is not None
             else f"fails at {format_point(rep.counterexample)}{inst}"
         )
@@ -555,8 +559,11 @@ def _short_detail(rep: ClaimReport) -> str:
     return rep.reason
 
 
-def summary_table(rows: list[tuple[str, ClaimReport]]) -> str:
+def summary_table(rows: list[tuple[str, Any]]) -> str:
     """One line per claim (verdict, claim text, short detail) and a totals line.
+
+    A row whose second item is an exception (a line that cannot be read) is shown
+    as ``unreadable`` with the problem.
 
     Examples
     --------
@@ -565,21 +572,30 @@ def summary_table(rows: list[tuple[str, ClaimReport]]) -> str:
     >>> bad = ClaimReport(verdict=Verdict.REFUTED, expr="x**2", claimed="x", wrt="x",
     ...                   expected="2*x", counterexample={"x": 0.5},
     ...                   claimed_value=0.5, expected_value=1.0)
-    >>> print(summary_table([("d/dx x**2 = 2*x", ok), ("d/dx x**2 = x", bad)]))
+    >>> print(summary_table([("d/dx x**2 = 2*x", ok), ("d/dx x**2 = x", bad),
+    ...                      ("d/dx x +", ValueError("the text ends too early"))]))
     proven        d/dx x**2 = 2*x  (expand)
     refuted       d/dx x**2 = x  (fails at x = 0.5: claimed 0.5, exact 1)
-    2 claims: 1 ok, 1 refuted, 0 inconclusive
+    unreadable    d/dx x +  (the text ends too early)
+    3 claims: 1 ok, 1 refuted, 0 inconclusive, 1 unreadable
     """
     lines = []
     counts = {v: 0 for v in Verdict}
+    unreadable = 0
     for text, rep in rows:
+        if isinstance(rep, Exception):
+            unreadable += 1
+            problem = str(rep).splitlines()[0] if str(rep) else type(rep).__name__
+            lines.append(f"{'unreadable':<13} {text}  ({problem})")
+            continue
         counts[rep.verdict] += 1
         detail = _short_detail(rep)
         suffix = f"  ({detail})" if detail else ""
         lines.append(f"{rep.verdict.value:<13} {text}{suffix}")
     ok = counts[Verdict.PROVEN] + counts[Verdict.CONFIRMED]
-    lines.append(
+    total = (
         f"{len(rows)} claims: {ok} ok, {counts[Verdict.REFUTED]} refuted, "
         f"{counts[Verdict.INCONCLUSIVE]} inconclusive"
     )
+    lines.append(total + (f", {unreadable} unreadable" if unreadable else ""))
     return "\n".join(lines)

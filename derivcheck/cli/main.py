@@ -142,41 +142,48 @@ def _read_rules(path: str) -> list[tuple[int, str]]:
 
 def _check_rules(
     rules: Sequence[tuple[int | str, str]], seed: int, as_json: bool, title: str
-) -> bool:
-    """Check every claim, bad lines included; print a summary table. True if all ok."""
+) -> int:
+    """Check every claim, unreadable lines included (each an error row naming its line);
+    print a summary table.  The exit status: 2 if a line could not be read, else 1 if a
+    claim failed, else 0."""
     from derivcheck.claims.api import check_claim
     from derivcheck.claims.report import summary_table
 
     rows: list[tuple[str, Any]] = []
     payload = []
-    all_ok = True
+    all_ok, unreadable = True, False
     for where, text in rules:
         try:
             report = check_claim(text, seed=seed)
         except InputError as exc:
-            all_ok = False
-            payload.append({"line": where, "claim": text, "error": str(exc)})
-            rows.append((text, exc))
+            unreadable = True
+            problem = f"line {where}: {exc}" if isinstance(where, int) else str(exc)
+            payload.append(
+                {"line": where, "claim": text, "verdict": None, "ok": False, "error": problem}
+            )
+            rows.append((text, InputError(problem.splitlines()[0])))
             continue
         all_ok &= report.ok
-        payload.append({"line": where, "claim": text, **report.to_dict()})
+        payload.append({"line": where, "claim": text, **report.to_dict(), "error": None})
         rows.append((text, report))
     if as_json:
-        print(json.dumps({"title": title, "ok": all_ok, "claims": payload}, indent=2, default=str))
+        print(json.dumps({"title": title, "ok": all_ok and not unreadable, "claims": payload},
+                         indent=2, default=str))
     else:
         print(title)
         print(summary_table(rows))
         for _, report in rows:
-            if not isinstance(report, InputError) and not report.ok:
+            if not isinstance(report, Exception) and not report.ok:
                 print()
                 print(report)
-    return all_ok
+    if unreadable:
+        return EXIT_USAGE
+    return EXIT_OK if all_ok else EXIT_FAILED
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
     rules = _read_rules(args.file)
-    ok = _check_rules(rules, args.seed, args.json, f"{args.file}: {len(rules)} claims")
-    return EXIT_OK if ok else EXIT_FAILED
+    return _check_rules(rules, args.seed, args.json, f"{args.file}: {len(rules)} claims")
 
 
 def _load_class(target: str) -> Any:

@@ -99,7 +99,7 @@ def test_check_file_all_ok_exits_0(tmp_path, capsys):
 def test_check_file_with_a_bad_line_reports_it_and_fails(tmp_path, capsys):
     rules = tmp_path / "rules.txt"
     rules.write_text("d/dx x^2 = 2x\nd/dx x^2 +\n", encoding="utf-8")
-    assert cli.main(["check", "--json", str(rules)]) == 1
+    assert cli.main(["check", "--json", str(rules)]) == 2  # a line could not be read
     payload = json.loads(capsys.readouterr().out)
     assert payload["ok"] is False
     assert [c.get("error") is not None for c in payload["claims"]] == [False, True]
@@ -288,3 +288,31 @@ def test_help_documents_every_exit_status(capsys):
     for status in ("0 all ok", "1 something refuted or failed", "2 bad input or usage",
                    "3 an internal error", "130 interrupted"):
         assert status in out
+
+
+def test_check_file_with_an_unreadable_line_checks_the_rest_and_exits_2(tmp_path, capsys):
+    rules = tmp_path / "rules.txt"
+    rules.write_text(
+        "d/dx x^2 = 2x\n"
+        "d/dx x^3 = 3x +\n"
+        "# a comment\n"
+        "d/dx 3(2x^2)^5 = 15(2x^2)^4 * 4x = 960x^9\n",
+        encoding="utf-8",
+    )
+    assert cli.main(["check", str(rules)]) == 2
+    out = capsys.readouterr().out
+    assert "unreadable    d/dx x^3 = 3x +  (line 2:" in out
+    assert "3 claims: 2 ok, 0 refuted, 0 inconclusive, 1 unreadable" in out
+    assert cli.main(["check", str(rules), "--json"]) == 2
+    data = json.loads(capsys.readouterr().out)
+    assert [c["line"] for c in data["claims"]] == [1, 2, 4]
+    bad = data["claims"][1]
+    assert bad["verdict"] is None and bad["ok"] is False and bad["error"].startswith("line 2:")
+    assert data["claims"][2]["steps"] and data["claims"][2]["failed_step"] is None
+
+
+def test_check_file_exit_1_when_a_claim_fails_and_every_line_reads(tmp_path, capsys):
+    rules = tmp_path / "rules.txt"
+    rules.write_text("d/dx x^2 = 2x\nd/dx sin x = -cos x\n", encoding="utf-8")
+    assert cli.main(["check", str(rules)]) == 1
+    capsys.readouterr()
