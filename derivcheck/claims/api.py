@@ -26,21 +26,25 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import itertools
 import random
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from derivcheck import _validate
+from derivcheck._deadline import DeadlineExceeded, deadline
 from derivcheck.claims import decide, parse, report, sampling, symbolic
 from derivcheck.claims.report import ClaimReport, Verdict
 from derivcheck.errors import InputError
 
 __all__ = ["check_claim", "check_derivative", "check_gradient"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 #: seconds a claim may take before slow symbolic steps are skipped
 DEFAULT_BUDGET = 3.0
@@ -171,6 +175,69 @@ def _check_one(
     return build(total, [])
 
 
+#: the hard wall-clock bound of a check, after its soft `budget` (the engines check
+#: the budget between steps; the bound stops what runs inside SymPy past it)
+HARD_BOUND_FACTOR = 1.0
+HARD_BOUND_GRACE = 0.5
+# what SymPy and mpmath raise on inputs they cannot handle (huge numbers, deep
+# nesting, AccumulationBounds, a derivative with respect to a Subs)
+_ENGINE_ERRORS = (ArithmeticError, ValueError, TypeError, RecursionError, MemoryError)
+
+
+def _bounded(check: _F) -> _F:
+    """Run a public check within a hard wall-clock bound; what the engines cannot finish
+    becomes an inconclusive report that says where it stopped (InputError passes)."""
+
+    @functools.wraps(check)
+    def run(*args: Any, **kwargs: Any) -> ClaimReport:
+        budget = kwargs.get("budget", DEFAULT_BUDGET)
+        bound = HARD_BOUND_FACTOR * _validate.positive_float(budget, "budget") + HARD_BOUND_GRACE
+        seed = _validate.seed(kwargs.get("seed", 0))
+        try:
+            with deadline(bound):
+                return check(*args, **kwargs)
+        except InputError:
+            raise
+        except DeadlineExceeded as exc:
+            reason = report.msg_stopped(seconds=bound, where=_where(exc))
+        except _ENGINE_ERRORS as exc:
+            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:120]}" if str(
+                exc
+            ).strip() else type(exc).__name__
+            reason = report.msg_cannot_finish(error=error, where=_where(exc))
+        return _stopped_report(check.__name__, args, kwargs, reason, seed)
+
+    return cast(_F, run)
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost derivcheck function the exception passed through."""
+    import traceback
+
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__)
+        if "derivcheck" in f.filename and "_deadline" not in f.filename
+    ]
+    if not frames:
+        return "SymPy"
+    frame = frames[-1]
+    module = frame.filename.replace("\\", "/").rsplit("derivcheck/", 1)[-1].removesuffix(".py")
+    return f"derivcheck.{module.replace('/', '.')}.{frame.name}"
+
+
+def _stopped_report(
+    name: str, args: tuple[Any, ...], kwargs: dict[str, Any], reason: str, seed: int
+) -> ClaimReport:
+    names = {"check_claim": ("text",), "check_derivative": ("expr", "claimed", "wrt"),
+             "check_gradient": ("expr", "claimed", "wrt")}[name]  # fmt: skip
+    given = dict(zip(names, args, strict=False)) | {k: v for k, v in kwargs.items() if k in names}
+    return ClaimReport(
+        verdict=Verdict.INCONCLUSIVE, expr=given.get("expr"), claimed=given.get("claimed"),
+        wrt=given.get("wrt"), expected=None, reason=reason, seed=seed, text=given.get("text"),
+    )
+
+
+@_bounded
 def check_derivative(
     expr: str | sp.Expr,
     claimed: str | sp.Expr,
@@ -227,6 +294,7 @@ def check_derivative(
     return _check_one(e, c, w, domain=domain, seed=seed, budget=budget, text=None)
 
 
+@_bounded
 def check_gradient(
     expr: str | sp.Expr,
     claimed: Sequence[str | sp.Expr] | Mapping[Any, str | sp.Expr],
@@ -326,6 +394,7 @@ def check_gradient(
     )
 
 
+@_bounded
 def check_claim(
     text: str,
     *,

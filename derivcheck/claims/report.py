@@ -163,6 +163,20 @@ def msg_no_witness(*, points: Any) -> str:
     )
 
 
+def msg_stopped(*, seconds: Any, where: Any) -> str:
+    return (
+        f"Nothing could be decided within the time bound ({seconds:g} s): the check was "
+        f"stopped in {where}. Pass a larger `budget` to try longer."
+    )
+
+
+def msg_cannot_finish(*, error: Any, where: Any) -> str:
+    return (
+        f"SymPy or mpmath could not finish the check ({error}, in {where}), so nothing "
+        "was decided."
+    )
+
+
 def msg_cannot_evaluate(*, error: Any) -> str:
     return (
         f"The expressions cannot be evaluated numerically ({error}), so nothing can be "

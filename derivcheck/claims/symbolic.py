@@ -278,7 +278,12 @@ def _reduce_indicator_powers(expr: sp.Expr) -> sp.Expr:
 
 
 def _expansion_size(expr: sp.Expr) -> float:
-    """A cheap upper estimate of the number of terms ``expand(expr)`` produces."""
+    """A cheap upper estimate of the number of terms ``expand(expr)`` produces.
+
+    ``expand`` also works inside function arguments, so a huge expansion there
+    (``log(1 + (1 + exp(c))**1000000)``, which SymPy itself makes out of
+    ``exp(10**6 * log(1 + exp(c)))``) makes the whole estimate infinite.
+    """
     if expr.is_Add:
         return sum(_expansion_size(a) for a in expr.args)
     if expr.is_Mul:
@@ -286,13 +291,18 @@ def _expansion_size(expr: sp.Expr) -> float:
         for a in expr.args:
             prod *= _expansion_size(a)
         return prod
-    if expr.is_Pow and expr.exp.is_Integer and expr.base.is_Add:
+    if expr.is_Pow and expr.exp.is_Integer:
         from math import comb
 
-        k = len(expr.base.args)
+        k = _expansion_size(expr.base)
         n = abs(int(expr.exp))
-        return float(comb(min(n, 10_000) + k - 1, k - 1)) if n < 10_000 else float("inf")
-    return 1.0
+        if k <= 1.0:
+            return 1.0
+        if n >= 10_000 or k > 1_000:
+            return float("inf")
+        return float(comb(n + int(k) - 1, int(k) - 1))
+    inner = max((_expansion_size(a) for a in expr.args), default=1.0)
+    return 1.0 if inner <= _MAX_EXPANDED_TERMS else float("inf")
 
 
 def expand_bounded(expr: sp.Expr) -> sp.Expr | None:
