@@ -469,7 +469,8 @@ def _check_chain(
 def _read_as(claim: parse.Claim) -> str:
     """The claim in claim syntax, as derivcheck read it."""
     order = claim.order or (claim.wrt,)
-    d = "∂" if len(set(order)) > 1 or claim.text.lstrip().startswith("∂") else "d"
+    partial = claim.text.lstrip().startswith("∂") or "\\partial" in claim.text
+    d = "∂" if len(set(order)) > 1 or partial else "d"
     if len(order) == 1:
         prefix = f"{d}/{d}{order[0]}"
     else:

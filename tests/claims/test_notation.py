@@ -266,3 +266,46 @@ def test_likely_typos_are_said():
     misspelt = dc.check_claim("d/dx arctn(x) = 1/(1 + x^2)")
     assert any("did you mean arctan" in n for n in misspelt.notes)
     assert "did you mean arctan" in str(misspelt)
+
+
+# ------------------------------------------------------------------------------ LaTeX
+
+LATEX = [
+    (r"\frac{d}{dx} \sin^2 x = 2\sin x \cos x", True),
+    (r"\frac{d}{dx} x e^{x} = e^{x} + x e^{x}", True),
+    (r"\frac{\partial}{\partial x} x y = y", True),
+    (r"\frac{d}{dx} \sqrt{x} = \frac{1}{2\sqrt{x}}", True),
+    (r"\frac{d}{dx} \ln\left| x \right| = \frac{1}{x}", True),
+    (r"\frac{d}{dx} \arctan(x) = \frac{1}{1+x^2}", True),
+    (r"\frac{d}{dx} x \cdot x = 2x", True),
+    (r"\frac{d^2}{dx^2} x^3 = 6x", True),
+    (r"\frac{d}{dx} x^2 = 3x", False),
+    (r"\frac{d}{dx} \sin^2 x = 2\sin x", False),
+    # (SymPy's grammar cannot read "\cdot 4x": a number then a letter after \cdot)
+    (r"\frac{d}{dx} 3(2x^2)^5 = 15(2x^2)^4 \cdot 4 \cdot x = 960x^9", True),
+]
+
+
+@pytest.mark.parametrize(("text", "true"), LATEX, ids=[t for t, _ in LATEX])
+def test_latex_claims(text, true):
+    report = dc.check_claim(text)
+    assert report.ok is true, str(report)
+    assert report.read_as and report.read_as.startswith(("d/dx", "∂/∂x", "d^2/dx^2"))
+
+
+def test_latex_reads_the_common_reading_of_an_ambiguous_product():
+    claim = parse_claim(r"\frac{d}{dx} x = 2\sin x \cos x")
+    assert claim.claimed == 2 * sp.sin(x) * sp.cos(x)
+    assert claim.expr == x and claim.wrt.is_real
+
+
+def test_latex_outside_the_whitelist_is_an_input_error():
+    for text in (r"\frac{d}{dx} \int x dx = x", r"\frac{d}{dx} \lim_{x \to 0} x = 0", r"\sin x = 1"):
+        with pytest.raises(InputError):
+            parse_claim(text)
+
+
+def test_latex_symbols_are_real_and_e_is_eulers_number():
+    claim = parse_claim(r"\frac{d}{dx} e^{x} = e^{x}")
+    assert claim.expr == sp.exp(x)
+    assert all(s.is_real for s in claim.expr.free_symbols)

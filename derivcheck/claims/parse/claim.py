@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from derivcheck.claims.parse import notation
+from derivcheck.claims.parse import latex, notation
 from derivcheck.claims.parse.expression import Parser, parse_symbol
 from derivcheck.claims.parse.messages import (
     MAX_TEXT_LENGTH,
@@ -101,6 +101,13 @@ def parse_claim(text: str) -> Claim:
     if len(text) > MAX_TEXT_LENGTH:
         raise InputError(
             MSG_TOO_LONG.format(what="the claim", length=len(text), limit=MAX_TEXT_LENGTH)
+        )
+    if latex.is_latex(text):
+        latex_order, latex_expr, latex_steps = latex.parse_latex_claim(text)
+        return Claim(
+            expr=latex_expr, claimed=latex_steps[-1], wrt=latex_order[-1], text=text,
+            steps=tuple(latex_steps) if len(latex_steps) > 1 else (),
+            order=tuple(latex_order) if len(latex_order) > 1 else (),
         )
     named = _named_form(text)
     if named is not None:
