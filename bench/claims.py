@@ -24,6 +24,7 @@ import sys
 import time
 
 from derivcheck.demo import BOOK_RULES, CLASSIC_MISTAKES
+from derivcheck.examples.tables import HUMAN
 
 BOOK = [
     *BOOK_RULES,
@@ -71,6 +72,18 @@ def main() -> None:
             cached = _time(lambda t=text: dc.check_claim(t), args.repeat)
             fresh = _time(lambda t=text: dc.check_claim(t), args.repeat, before=clear_cache)
             print(f"{cached * 1e3:7.1f}ms {fresh * 1e3:7.1f}ms  {verdict:<12} {text}")
+
+    print(f"\n-- {len(HUMAN)} claims in human notation (a derivative table, right and slipped)")
+    times, verdicts = [], {}
+    for text in HUMAN:
+        verdict = dc.check_claim(text).verdict.value
+        verdicts[verdict] = verdicts.get(verdict, 0) + 1
+        times.append(_time(lambda t=text: dc.check_claim(t), 3, before=clear_cache))
+    times.sort()
+    p90 = times[int(0.9 * (len(times) - 1))]
+    print(f"fresh: median {statistics.median(times) * 1e3:.1f} ms, p90 {p90 * 1e3:.1f} ms, "
+          f"max {times[-1] * 1e3:.0f} ms (targets: median <= 20 ms, p90 <= 100 ms, max < 2 s)")
+    print("verdicts:", ", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())))
 
     target = ("3*(2*x**2)**5", "960*x**9")
     cached = _time(lambda: dc.check_derivative(*target, wrt="x"), 21)

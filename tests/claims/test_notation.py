@@ -15,6 +15,7 @@ import derivcheck as dc
 from derivcheck.claims.parse import parse_claim, parse_expression
 from derivcheck.claims.parse.notation import rewrite, variables_of
 from derivcheck.errors import InputError
+from derivcheck.examples import tables
 
 x, y, p, n, theta = sp.symbols("x y p n θ", real=True)
 f = sp.Function("f", real=True)
@@ -310,3 +311,22 @@ def test_latex_symbols_are_real_and_e_is_eulers_number():
     claim = parse_claim(r"\frac{d}{dx} e^{x} = e^{x}")
     assert claim.expr == sp.exp(x)
     assert all(s.is_real for s in claim.expr.free_symbols)
+
+
+# ------------------------------------------------- a derivative table, as people type it
+
+
+
+
+@pytest.mark.parametrize("text", tables.RIGHT)
+def test_every_entry_of_the_table_is_ok(text):
+    for seed in (0, 1, 2):
+        report = dc.check_claim(text, seed=seed)
+        assert report.ok, (seed, str(report))
+
+
+@pytest.mark.parametrize("text", tables.SLIPPED)
+def test_no_slipped_entry_is_ok(text):
+    for seed in (0, 1, 2):
+        report = dc.check_claim(text, seed=seed)
+        assert not report.ok, (seed, str(report))

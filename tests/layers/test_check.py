@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from derivcheck.errors import InputError
@@ -122,7 +122,11 @@ _ALWAYS_VISIBLE = sorted(
 )
 def test_broken_examples_are_caught_over_shapes_and_seeds(name, seed, batch, n_inputs):
     cls = BROKEN[name]
-    rep = run(make_case(name, seed=seed, batch=batch, n_inputs=n_inputs), seed=seed)
+    case = make_case(name, seed=seed, batch=batch, n_inputs=n_inputs)
+    # a ReLU whose inputs are all negative has a zero gradient whatever its backward
+    # does with dvalues: the bug cannot show there (seed 2554, batch 2, 2 inputs)
+    assume(not (name.startswith("ReLU") and bool(np.all(case.inputs <= 0))))
+    rep = run(case, seed=seed)
     assert not rep.ok, str(rep)
     if cls.defect != "mutation":
         assert {f.tensor for f in rep.failures} == set(cls.wrong_gradients), str(rep)
