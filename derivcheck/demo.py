@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["BOOK_RULES", "CLASSIC_MISTAKES", "run_demo"]
+__all__ = ["BOOK_CHAINS", "BOOK_RULES", "CHAIN_MISTAKES", "CLASSIC_MISTAKES", "run_demo"]
 
 #: Every rule and worked example of chapters 7 and 8, as claims.
 BOOK_RULES: tuple[str, ...] = (
@@ -46,6 +46,22 @@ BOOK_RULES: tuple[str, ...] = (
     "d/dx f(g(x)) = f'(g(x))*g'(x)",
     "d/dx 3(2x^2)^5 = 15(2x^2)^4 * 4x",
     "d/dx 3(2x^2)^5 = 960x^9",
+)
+
+#: The book's worked examples of chapters 7 and 8, step by step as it writes them.
+BOOK_CHAINS: tuple[str, ...] = (
+    "d/dx 3x² + 5x = 3·2x + 5 = 6x + 5",
+    "d/dx 5x⁵ + 4x³ − 5 = 5·5x⁴ + 4·3x² − 0 = 25x⁴ + 12x²",
+    "d/dx x³ + 2x² − 5x + 7 = 3x² + 2·2x − 5 + 0 = 3x² + 4x − 5",
+    "∂/∂x 3x³ − y² + 5x + 2 = 3·3x² − 0 + 5 + 0 = 9x² + 5",
+    "∂/∂y 3x³z − y² + 5z + 2yz = 0 − 2y + 0 + 2z = −2y + 2z",
+    "d/dx 3(2x²)⁵ = 3·5(2x²)⁴ · 4x = 15(2x²)⁴ · 4x = 960x⁹",
+)
+
+#: Worked derivations with one wrong step: the demo names it.
+CHAIN_MISTAKES: tuple[str, ...] = (
+    "d/dx 3(2x²)⁵ = 15(2x²)⁴ = 960x⁹",  # the inner derivative dropped, then "recovered"
+    "d/dx x³ + 2x² − 5x + 7 = 3x² + 2x − 5 = 3x² + 4x − 5",  # 2·2x written as 2x
 )
 
 #: Classic mistakes, each of which must be refuted with a counterexample.
@@ -123,7 +139,14 @@ def run_demo(seed: int = 0, as_json: bool = False) -> bool:
 
     rules = [(text, check_claim(text, seed=seed)) for text in BOOK_RULES]
     mistakes = [(text, check_claim(text, seed=seed)) for text in CLASSIC_MISTAKES]
+    chains = [(text, check_claim(text, seed=seed)) for text in BOOK_CHAINS]
+    bad_chains = [(text, check_claim(text, seed=seed)) for text in CHAIN_MISTAKES]
     as_expected &= all(r.ok for _, r in rules) and not any(r.ok for _, r in mistakes)
+    as_expected &= all(r.ok for _, r in chains) and all(
+        r.failed_step is not None for _, r in bad_chains
+    )
+    out["chains"] = [r.to_dict() for _, r in chains]
+    out["chain_mistakes"] = [r.to_dict() for _, r in bad_chains]
     out["rules"] = [r.to_dict() for _, r in rules]
     out["mistakes"] = [r.to_dict() for _, r in mistakes]
 
@@ -147,6 +170,12 @@ def run_demo(seed: int = 0, as_json: bool = False) -> bool:
 
     _section("Chapters 7-8: the book's rules, checked")
     print(summary_table(rules))
+    _section("The book's worked examples, step by step")
+    print(summary_table(chains))
+    _section("A wrong step in a derivation: the first one is named")
+    for _, chain in bad_chains:
+        print(chain)
+        print()
     _section("Classic mistakes: each must be refuted")
     for _, mistake in mistakes:
         print(mistake)

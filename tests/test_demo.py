@@ -38,3 +38,13 @@ def test_demo_json(capsys):
     assert not any(r["ok"] for r in payload["mistakes"])
     assert all(r["ok"] for r in payload["layers"].values())
     assert not any(r["ok"] for r in payload["broken_layers"].values())
+
+
+def test_the_book_chains_hold_and_the_wrong_steps_are_named():
+    import derivcheck as dc
+    from derivcheck.demo import BOOK_CHAINS, CHAIN_MISTAKES
+
+    for text in BOOK_CHAINS:
+        report = dc.check_claim(text)
+        assert report.ok and len(report.steps) >= 2 and report.failed_step is None, str(report)
+    assert [dc.check_claim(text).failed_step for text in CHAIN_MISTAKES] == [1, 1]
