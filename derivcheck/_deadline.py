@@ -34,13 +34,20 @@ from dataclasses import dataclass
 __all__ = ["DeadlineExceeded", "deadline"]
 
 
-class DeadlineExceeded(Exception):
-    """The wall-clock bound of a check ran out (raised from the timer's signal)."""
+class DeadlineExceeded(BaseException):
+    """The wall-clock bound of a check ran out (raised from the timer's signal).
+
+    A ``BaseException``, like ``KeyboardInterrupt``: SymPy and others catch
+    ``Exception`` inside loops and would swallow it (the timer also fires again
+    every half second until the block ends, for the same reason)."""
 
 
 @dataclass
 class _Bound:
     active: bool = False
+
+
+_REFIRE = 0.5  # seconds between signals after the first, until the block ends
 
 
 def _raise(signum: int, frame: object) -> None:
@@ -61,7 +68,7 @@ def deadline(seconds: float) -> Iterator[_Bound]:
         return
     previous = signal.signal(signal.SIGALRM, _raise)
     bound.active = True
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3), _REFIRE)
     try:
         yield bound
     finally:
