@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import derivcheck as dc
+from derivcheck import strategies as dcst
 from derivcheck.claims.parse import parse_claim, parse_expression
 from derivcheck.claims.parse.notation import rewrite, variables_of
 from derivcheck.errors import InputError
@@ -330,3 +331,45 @@ def test_no_slipped_entry_is_ok(text):
     for seed in (0, 1, 2):
         report = dc.check_claim(text, seed=seed)
         assert not report.ok, (seed, str(report))
+
+
+# ------------------------------------- printed in human notation, read back the same
+
+def _human(text: str, style: int) -> str:
+    """SymPy's printed text in one of several human spellings (a test oracle: every
+    rewrite here preserves the meaning by construction)."""
+    text = text.replace("**", "^")
+    if style >= 1:
+        text = text.replace("atan(", "arctan(").replace("log(", "ln(")
+    if style >= 2:
+        text = text.replace("*", " ")  # juxtaposition for every product
+    if style >= 3:
+        text = text.replace("(", "[").replace(")", "]")
+        # a call keeps its round brackets: f[...] would read as a subscript
+        for name in ("sin", "cos", "exp", "tanh", "arctan", "ln"):
+            text = text.replace(name + "[", name + "(")
+        text = _balance(text)
+    return text
+
+
+def _balance(text: str) -> str:
+    """Close every bracket with its own kind after the call fix-up above."""
+    out, stack = [], []
+    for char in text:
+        if char in "([":
+            stack.append(char)
+            out.append(char)
+        elif char in ")]":
+            opener = stack.pop()
+            out.append(")" if opener == "(" else "]")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+@settings(max_examples=60, deadline=None, database=None, derandomize=True)
+@given(dcst.expressions(("x", "y"), max_leaves=6), st.integers(0, 3))
+def test_expressions_printed_in_human_notation_read_back_the_same(expr, style):
+    text = _human(str(expr), style)
+    parsed = parse_expression(text)
+    assert sp.expand(parsed - expr) == 0 or sp.simplify(parsed - expr) == 0, (text, parsed)
