@@ -36,7 +36,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 import derivcheck as dc  # noqa: E402
-from derivcheck import gradients  # noqa: E402
+from derivcheck import fd  # noqa: E402
 from derivcheck.examples.book import Layer_Dense  # noqa: E402
 
 torch: Any
@@ -104,8 +104,8 @@ def engine_full(layer: Layer_Dense, x: np.ndarray) -> tuple[bool, int]:
     f, arrays, analytics = engine_probe(layer, x)
     ok, nfev = True, 0
     for arr, grad in zip(arrays, analytics, strict=True):
-        est = gradients.partial_derivatives(f, arr, analytic=grad.reshape(-1))
-        ok &= gradients.compare(grad.reshape(-1), est, eps=F64).ok
+        est = fd.partial_derivatives(f, arr, analytic=grad.reshape(-1))
+        ok &= fd.compare(grad.reshape(-1), est, eps=F64).ok
         nfev += est.nfev
     return ok, nfev
 
@@ -113,22 +113,22 @@ def engine_full(layer: Layer_Dense, x: np.ndarray) -> tuple[bool, int]:
 def engine_directional(layer: Layer_Dense, x: np.ndarray, probes: int = 4) -> tuple[bool, int]:
     """``probes`` Gaussian directions over all entries of all tensors at once."""
     f, arrays, analytics = engine_probe(layer, x)
-    noise = gradients.noise_level(f, arrays)
+    noise = fd.noise_level(f, arrays)
     nfev = 9
     rng = np.random.default_rng(SEED)
     caught = False
     for _ in range(probes):
         directions = [rng.standard_normal(a.shape) for a in arrays]
-        est = gradients.directional_derivatives(f, arrays, [directions], noise=noise)[0]
+        est = fd.directional_derivatives(f, arrays, [directions], noise=noise)[0]
         nfev += est.nfev
         expected = sum(float(np.vdot(g, d)) for g, d in zip(analytics, directions, strict=True))
-        caught |= not gradients.compare(expected, est, eps=F64).ok
+        caught |= not fd.compare(expected, est, eps=F64).ok
     return caught, nfev
 
 
 def engine_localise(layer: Layer_Dense, x: np.ndarray) -> list[tuple[int, tuple[int, ...]]]:
     f, arrays, analytics = engine_probe(layer, x)
-    return gradients.localise(f, arrays, analytics, eps=F64, seed=SEED)
+    return fd.localise(f, arrays, analytics, eps=F64, seed=SEED)
 
 
 # --------------------------------------------------------------------------- torch
@@ -200,7 +200,7 @@ def main() -> None:
         row("torch.autograd.gradcheck (slow mode, numpy Function)", f"{t_torch * 1e3:.1f} ms",
             f"ok={ok_torch}")
         row("speed ratio torch / check_layer(full)", f"{t_torch / t_full:.1f}x", "(target >= 10x)")
-        row("speed ratio torch / gradients alone", f"{t_torch / t_eng:.1f}x")
+        row("speed ratio torch / fd alone", f"{t_torch / t_eng:.1f}x")
 
     # (b) ------------------------------------------------------------------
     print("\n(b) directional mode, same layer; bugs planted in dweights")
@@ -214,10 +214,10 @@ def main() -> None:
     row("check_layer(mode='directional'), dweights[63, 31] x1.01", "caught" if not rep_bad.ok
         else "MISSED", f"failures at {bad_where}")
     t_ed, (caught_good, nfev_d) = best_of(lambda: engine_directional(good, xg), 5)
-    row("gradients: noise + 4 probes over all tensors, correct", f"{t_ed * 1e3:.2f} ms",
+    row("fd: noise + 4 probes over all tensors, correct", f"{t_ed * 1e3:.2f} ms",
         f"flagged={caught_good}, nfev={nfev_d}")
     caught, _ = engine_directional(one_pct, x1)
-    row("gradients: 4 probes, dweights[63, 31] x1.01", "caught" if caught else "MISSED")
+    row("fd: 4 probes, dweights[63, 31] x1.01", "caught" if caught else "MISSED")
     if torch is not None:
         ten_x, x10 = make_dense(64, 32, 32, where=(63, 31), factor=10.0)
         for label, lay, xx in (("x10", ten_x, x10), ("x1.01", one_pct, x1), ("correct", good, xg)):
@@ -238,12 +238,12 @@ def main() -> None:
     big, xb = make_dense(784, 128, 32, where=planted, factor=1.01)
     big_ok, xbo = make_dense(784, 128, 32)
     t_det, (caught_big, nfev_big) = best_of(lambda: engine_directional(big, xb), 3)
-    row("gradients: noise + 4 probes, detection", f"{t_det * 1e3:.1f} ms",
+    row("fd: noise + 4 probes, detection", f"{t_det * 1e3:.1f} ms",
         f"{'caught' if caught_big else 'MISSED'}, nfev={nfev_big} (target <= 50 ms)")
     _, (flag_ok, _) = best_of(lambda: engine_directional(big_ok, xbo), 1)
-    row("gradients: 4 probes, correct layer", "flagged" if flag_ok else "passes")
+    row("fd: 4 probes, correct layer", "flagged" if flag_ok else "passes")
     t_loc, found = best_of(lambda: engine_localise(big, xb), 3)
-    row("gradients.localise", f"{t_loc * 1e3:.1f} ms",
+    row("fd.localise", f"{t_loc * 1e3:.1f} ms",
         f"found {found}, planted (1, {planted}) (target <= 500 ms)")
     # check_layer on the correct layer costs what detection costs (contracts, noise, joint
     # probes, the small sample); on the buggy one, detection plus localisation

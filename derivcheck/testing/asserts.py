@@ -17,11 +17,14 @@ AssertionError: ...refuted...
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 
 __all__ = [
+    "SESSION_DEFAULTS",
     "TWINS",
     "assert_claim",
     "assert_derivative",
@@ -29,6 +32,7 @@ __all__ = [
     "assert_jacobian",
     "assert_layer",
     "assert_layer_property",
+    "configure",
 ]
 
 _P = ParamSpec("_P")
@@ -71,11 +75,55 @@ def _raise_unless_ok(report: _R) -> _R:
     return report
 
 
+#: Options for every ``assert_*`` call of the process (the pytest plugin sets them from
+#: ``--derivcheck-seed``, ``--derivcheck-mode``, ``--derivcheck-reference``); an
+#: argument given in the call wins.
+SESSION_DEFAULTS: dict[str, Any] = {}
+_OPTIONS = ("seed", "mode", "reference")
+
+
+def configure(**defaults: Any) -> None:
+    """Set (or, with ``None``, clear) session-wide defaults for the ``assert_*`` helpers.
+
+    >>> configure(seed=3)
+    >>> assert_claim("d/dx x^2 = 2x").seed
+    3
+    >>> configure(seed=None)
+    >>> assert_claim("d/dx x^2 = 2x").seed
+    0
+    """
+    for key, value in defaults.items():
+        if key not in _OPTIONS:
+            raise TypeError(f"configure() got an unexpected option {key!r}")
+        if value is None:
+            SESSION_DEFAULTS.pop(key, None)
+        else:
+            SESSION_DEFAULTS[key] = value
+
+
+@functools.cache
+def _accepts(check: Callable[..., Any]) -> frozenset[str]:
+    return frozenset(inspect.signature(check).parameters)
+
+
+def _with_defaults(check: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    accepted = _accepts(check)
+    extra = {k: v for k, v in SESSION_DEFAULTS.items() if k in accepted and k not in kwargs}
+    return {**extra, **kwargs}
+
+
 def _make_twin(row: Twin) -> Callable[..., Any]:
     def twin(*args: Any, **kwargs: Any) -> Any:
         __tracebackhide__ = True
+        from derivcheck.errors import InputError
+
         check = getattr(importlib.import_module(row.module), row.check)
-        return _raise_unless_ok(check(*args, **kwargs))
+        try:
+            report = check(*args, **_with_defaults(check, kwargs))
+        except InputError as exc:
+            # a typo in the user's text: the message with its caret, not derivcheck's frames
+            raise exc.with_traceback(None) from None
+        return _raise_unless_ok(report)
 
     twin.__name__ = twin.__qualname__ = row.name
     twin.__doc__ = (
@@ -127,4 +175,6 @@ def assert_layer_property(
     __tracebackhide__ = True
     from derivcheck.testing.properties import run_layer_property
 
+    if seed is None:
+        seed = SESSION_DEFAULTS.get("seed")
     run_layer_property(make_layer, loss=loss, max_examples=max_examples, seed=seed)

@@ -59,15 +59,17 @@ def run_layer_property(
     with_shape = _takes_shape(make_layer)
 
     @st.composite
-    def cases(draw: st.DrawFn) -> tuple[Any, np.ndarray, np.ndarray | None]:
+    def cases(draw: st.DrawFn) -> tuple[tuple[int, ...], np.ndarray, np.ndarray | None]:
+        # the layer is built in the test from these arguments, so that a failing case
+        # prints as shapes and arrays, not as an object's repr
         batch, n_inputs, n_neurons = draw(layer_shapes(max_batch=4, max_inputs=5, max_neurons=5))
-        layer = make_layer(n_inputs, n_neurons) if with_shape else make_layer()
+        shape = (n_inputs, n_neurons) if with_shape else ()
         if not loss:
-            return layer, draw(arrays_clear_of_kinks((batch, n_inputs))), None
+            return shape, draw(arrays_clear_of_kinks((batch, n_inputs))), None
         # predictions clear of 0 and 1, one-hot targets: valid for every book loss
         probs = draw(hnp.arrays(np.float64, (batch, n_inputs), elements=st.floats(0.05, 0.95)))
         y_true = draw(labels(batch, n_inputs, kind="onehot"))
-        return layer, probs, y_true
+        return shape, probs, y_true
 
     settings_ = settings(
         max_examples=max_examples,
@@ -79,14 +81,22 @@ def run_layer_property(
 
     @settings_
     @given(cases())
-    def check(case: tuple[Any, np.ndarray, np.ndarray | None]) -> None:
+    def check(case: tuple[tuple[int, ...], np.ndarray, np.ndarray | None]) -> None:
         __tracebackhide__ = True
-        layer, inputs, y_true = case
+        shape, inputs, y_true = case
+        layer = make_layer(*shape)
+        built = f"{getattr(make_layer, '__name__', 'make_layer')}{shape if shape else '()'}"
         report = check_layer(layer, inputs, y_true, seed=seed or 0)
         if not report.ok:
+            drawn = "derandomized" if seed is None else f"seed={seed}"
+            labels_arg = "" if y_true is None else f", np.array({y_true.tolist()!r})"
             raise AssertionError(
                 f"{type(layer).__name__} on inputs of shape {inputs.shape} "
-                f"(hypothesis seed={seed}):\n{report}"
+                f"(Hypothesis {drawn}, shrunk to the smallest failing case):\n"
+                f"  inputs = np.array({inputs.tolist()!r})\n"
+                f"Reproduce: check_layer({built}, np.array({inputs.tolist()!r})"
+                f"{labels_arg}, seed={seed or 0})  (weights as the layer initialises them)\n"
+                f"{report}"
             )
 
     if seed is not None:

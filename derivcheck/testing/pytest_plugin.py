@@ -28,7 +28,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--derivcheck-seed",
         type=int,
         default=0,
-        help="seed for every check run through the derivcheck fixture (default 0)",
+        help="seed of every derivcheck check in the session: the fixture and plain "
+        "assert_* calls alike (default 0)",
+    )
+    group.addoption(
+        "--derivcheck-mode",
+        choices=("auto", "full", "directional"),
+        default=None,
+        help="mode of every layer check in the session (default: each call's own, 'auto')",
+    )
+    group.addoption(
+        "--derivcheck-reference",
+        choices=("numeric", "symbolic", "both"),
+        default=None,
+        help="reference of every layer check in the session (default: 'numeric')",
     )
     group.addoption(
         "--derivcheck-max-examples",
@@ -36,6 +49,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="Hypothesis examples for derivcheck.assert_layer_property (default 50)",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    testing.configure(
+        seed=config.getoption("derivcheck_seed", 0) or None,
+        mode=config.getoption("derivcheck_mode", None),
+        reference=config.getoption("derivcheck_reference", None),
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    testing.configure(seed=None, mode=None, reference=None)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:

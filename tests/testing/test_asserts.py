@@ -67,3 +67,29 @@ def test_assert_layer_property_passes_correct_layers():
     testing.assert_layer_property(book.Layer_Dense, max_examples=10, seed=0)
     testing.assert_layer_property(book.Activation_Softmax, max_examples=10, seed=0)
     testing.assert_layer_property(book.Loss_MeanSquaredError, loss=True, max_examples=10, seed=0)
+
+
+def test_a_property_failure_shows_the_case_as_arrays_and_a_line_that_reproduces_it():
+    with pytest.raises(AssertionError) as info:
+        testing.assert_layer_property(broken.Dense_MeanInsteadOfSum, max_examples=20, seed=0)
+    message = str(info.value)
+    assert "(Hypothesis seed=0, shrunk to the smallest failing case)" in message
+    assert "inputs = np.array([[1.0], [1.0]])" in message
+    line = next(x for x in message.splitlines() if x.startswith("Reproduce: "))
+    assert "check_layer(Dense_MeanInsteadOfSum(1, 1), np.array([[1.0], [1.0]]), seed=0)" in line
+    assert "object at 0x" not in message
+
+
+def test_session_defaults_reach_the_twins_and_the_call_wins():
+    from derivcheck.testing import asserts
+
+    asserts.configure(seed=4)
+    try:
+        assert testing.assert_claim("d/dx x^2 = 2x").seed == 4
+        assert testing.assert_claim("d/dx x^2 = 2x", seed=2).seed == 2
+        # check_jacobian has no `mode`: a session mode is not passed to it
+        asserts.configure(mode="full")
+        assert testing.assert_jacobian(np.sin, lambda v: np.diag(np.cos(v)), np.ones(2)).ok
+    finally:
+        asserts.configure(seed=None, mode=None)
+    assert testing.assert_claim("d/dx x^2 = 2x").seed == 0
