@@ -28,6 +28,7 @@ import numpy as np
 import sympy as sp
 
 from derivcheck import numeric
+from derivcheck.fd import ladder
 
 x = sp.Symbol("x", real=True)
 
@@ -238,10 +239,10 @@ def _base_step_sweep(
     """Why the base step is eps**(1/7): the same cases with other powers."""
     print("base step eps**p * max(1, |x|), derivcheck only:")
     print(f"{'p':>8}{'median rel':>12}{'p90 rel':>10}{'mean nfev':>11}{'covered %':>11}")
-    default = numeric._BASE_POWER
+    default = ladder.BASE_POWER
     try:
         for power in (1 / 3, 1 / 5, 1 / 6, 1 / 7, 1 / 8):
-            numeric._BASE_POWER = power
+            ladder.BASE_POWER = power
             rels, nfevs, covered = [], [], 0
             for _, p, exact, f_math, _ in cases:
                 est = numeric.derivative(f_math, p)
@@ -255,7 +256,7 @@ def _base_step_sweep(
                 f"{statistics.mean(nfevs):>11.1f}{100.0 * covered / len(cases):>11.1f}"
             )
     finally:
-        numeric._BASE_POWER = default
+        ladder.BASE_POWER = default
 
 
 if __name__ == "__main__":
