@@ -5,8 +5,9 @@ Kept as data so the demo, the docs and the tests share one list.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from derivcheck._json import SCHEMA_VERSION, dumps
 
 __all__ = ["BOOK_CHAINS", "BOOK_RULES", "CHAIN_MISTAKES", "CLASSIC_MISTAKES", "run_demo"]
 
@@ -135,7 +136,7 @@ def run_demo(seed: int = 0, as_json: bool = False) -> bool:
     from derivcheck.layers.check import check_layer
 
     as_expected = True
-    out: dict[str, Any] = {"seed": seed}
+    out: dict[str, Any] = {"kind": "demo", "schema_version": SCHEMA_VERSION, "seed": seed}
 
     rules = [(text, check_claim(text, seed=seed)) for text in BOOK_RULES]
     mistakes = [(text, check_claim(text, seed=seed)) for text in CLASSIC_MISTAKES]
@@ -165,7 +166,8 @@ def run_demo(seed: int = 0, as_json: bool = False) -> bool:
     out["as_expected"] = as_expected
 
     if as_json:
-        print(json.dumps(out, indent=2, default=str))
+        out["ok"] = as_expected
+        print(dumps(out))
         return as_expected
 
     _section("Chapters 7-8: the book's rules, checked")

@@ -83,3 +83,33 @@ def test_every_report_is_truthy_exactly_when_ok():
     assert {r.ok for r in reports} == {True, False}
     for report in reports:
         assert bool(report) is report.ok
+
+
+def test_every_json_document_shares_one_schema(tmp_path, capsys):
+    import json
+
+    import numpy as np
+
+    import derivcheck as dc
+    from derivcheck.cli import main as cli
+    from derivcheck.examples import book
+
+    documents = [
+        json.loads(dc.check_claim("d/dx x^2 = 3x").to_json()),
+        json.loads(dc.check_gradient("x*y", ["y", "x"], ["x", "y"]).to_json()),
+        json.loads(dc.check_layer(book.Activation_Sigmoid(), np.array([[0.5]])).to_json()),
+    ]
+    rules = tmp_path / "rules.txt"
+    rules.write_text("d/dx x^2 = 2x\n", encoding="utf-8")
+    cli.main(["check", str(rules), "--json"])
+    documents.append(json.loads(capsys.readouterr().out))
+    cli.main(["claim", "d/dx x = 1", "--json"])
+    documents.append(json.loads(capsys.readouterr().out))
+    kinds = [d["kind"] for d in documents]
+    assert kinds == ["claim", "gradient", "layer", "claim_file", "claim"]
+    for document in documents:
+        assert document["schema_version"] == 1
+        assert isinstance(document["ok"], bool)
+    for single in documents[:3] + documents[4:]:
+        verdicts = {"proven", "confirmed", "refuted", "inconclusive", "ok", "failed"}
+        assert single["verdict"] in verdicts

@@ -8,10 +8,11 @@ with ``str()``, which needs no import.
 from __future__ import annotations
 
 import enum
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from derivcheck._json import SCHEMA_VERSION, dumps
 
 __all__ = ["ClaimReport", "Verdict", "summary_table"]
 
@@ -520,6 +521,8 @@ class ClaimReport:
             return format_expr(e)
 
         return {
+            "kind": "gradient" if self.components else "claim",
+            "schema_version": SCHEMA_VERSION,
             "verdict": self.verdict.value,
             "ok": self.ok,
             "text": self.text,
@@ -549,8 +552,9 @@ class ClaimReport:
         }
 
     def to_json(self, **kwargs: Any) -> str:
-        """``json.dumps(self.to_dict())``; keyword arguments go to :func:`json.dumps`."""
-        return json.dumps(self.to_dict(), **kwargs)
+        """:meth:`to_dict` as JSON, in the schema every derivcheck document shares
+        (keyword arguments go to :func:`json.dumps`)."""
+        return dumps(self.to_dict(), **kwargs)
 
 
 def _short_number(value: Any) -> str:

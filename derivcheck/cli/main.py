@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from derivcheck._json import SCHEMA_VERSION, dumps
 from derivcheck.cli import render
 from derivcheck.errors import InputError
 
@@ -167,8 +167,9 @@ def _check_rules(
         payload.append({"line": where, "claim": text, **report.to_dict(), "error": None})
         rows.append((text, report))
     if as_json:
-        print(json.dumps({"title": title, "ok": all_ok and not unreadable, "claims": payload},
-                         indent=2, default=str))
+        document = {"kind": "claim_file", "schema_version": SCHEMA_VERSION, "title": title,
+                    "ok": all_ok and not unreadable, "claims": payload}
+        print(dumps(document))
     else:
         print(title)
         print(summary_table(rows))

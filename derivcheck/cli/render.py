@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import Any
+
+from derivcheck._json import dumps
 
 __all__ = ["ProgressBar", "emit"]
 
 
 def emit(payload: Any, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(payload, indent=2, default=str))
+        print(dumps(payload))
     else:
         print(payload)
 

@@ -23,13 +23,14 @@ Compared with the numeric gradient; tolerance from error estimate.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from derivcheck._json import SCHEMA_VERSION, dumps
 
 __all__ = ["Failure", "LayerReport", "TensorCheck"]
 
@@ -594,6 +595,8 @@ class LayerReport:
         """Plain JSON-ready data; ``arrays=True`` adds every tensor's arrays."""
         return {
             "kind": self.kind,
+            "schema_version": SCHEMA_VERSION,
+            "verdict": "ok" if self.ok else "failed",
             "subject": self.subject,
             "ok": self.ok,
             "seed": self.seed,
@@ -609,8 +612,9 @@ class LayerReport:
             "notes": list(self.notes),
         }
 
-    def to_json(self, *, indent: int | None = 2, arrays: bool = False) -> str:
-        return json.dumps(self.to_dict(arrays=arrays), indent=indent, ensure_ascii=False)
+    def to_json(self, *, arrays: bool = False) -> str:
+        """:meth:`to_dict` as JSON, in the schema every derivcheck document shares."""
+        return dumps(self.to_dict(arrays=arrays))
 
     # plots -----------------------------------------------------------------------------
 
