@@ -20,7 +20,7 @@ from derivcheck._json import SCHEMA_VERSION, dumps
 from derivcheck.cli import render
 from derivcheck.errors import InputError
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -28,7 +28,30 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{_suggestion(self, message)}\n")
+
+
+def _suggestion(parser: argparse.ArgumentParser, message: str) -> str:
+    """``(did you mean 'claim'?)`` for a mistyped subcommand, option or choice."""
+    import difflib
+    import re
+
+    choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if choice is not None:
+        options = re.findall(r"'?([\w-]+)'?", choice.group(2))
+        typed = choice.group(1)
+    else:
+        unknown = re.search(r"unrecognized arguments: (\S+)", message)
+        if unknown is None:
+            return ""
+        typed = unknown.group(1).split("=")[0]
+        parsers = [parser]
+        for action in parser._actions:  # the subcommands' options too
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+        options = [o for p in parsers for a in p._actions for o in a.option_strings]
+    close = difflib.get_close_matches(typed, options, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _version() -> str:
@@ -37,7 +60,7 @@ def _version() -> str:
     return __version__
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="derivcheck",
         description="Is this derivative right? SymPy against central differences.",
@@ -88,8 +111,20 @@ def _build_parser() -> argparse.ArgumentParser:
         default="none",
         help="the class is a loss: draw labels of this kind (default none)",
     )
-    p.add_argument("--mode", choices=["auto", "full", "directional"], default="auto")
-    p.add_argument("--reference", choices=["numeric", "symbolic", "both"], default="numeric")
+    p.add_argument(
+        "--mode",
+        choices=["auto", "full", "directional"],
+        default="auto",
+        help="full: every entry; directional: Gaussian probes over all entries, then "
+        "localisation; auto: full when small (default auto)",
+    )
+    p.add_argument(
+        "--reference",
+        choices=["numeric", "symbolic", "both"],
+        default="numeric",
+        help="what backward is compared with: central differences, exact SymPy "
+        "derivatives of the traced forward, or both (default numeric)",
+    )
     p.add_argument(
         "--plot", metavar="FILE.png", help="draw the per-entry relative error (needs matplotlib)"
     )
@@ -354,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ...
     0
     """
-    parser = _build_parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)

@@ -316,3 +316,28 @@ def test_check_file_exit_1_when_a_claim_fails_and_every_line_reads(tmp_path, cap
     rules.write_text("d/dx x^2 = 2x\nd/dx sin x = -cos x\n", encoding="utf-8")
     assert cli.main(["check", str(rules)]) == 1
     capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["clam", "d/dx x = 1"], "(did you mean 'claim'?)"),
+        (["claim", "--sed", "3", "d/dx x = 1"], "(did you mean '--seed'?)"),
+        (["layer", "x:Y", "--mode", "fulll"], "(did you mean 'full'?)"),
+    ],
+)
+def test_mistypes_get_a_suggestion_and_exit_2(argv, hint, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    assert hint in capsys.readouterr().err
+
+
+def test_every_option_has_help():
+    import argparse
+
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in sub.choices.items():
+        for action in command._actions:
+            assert action.help, f"derivcheck {name} {action.option_strings or action.dest}"
