@@ -148,6 +148,8 @@ def _check_one(
         j.instantiation = names
         total.points += j.points
         total.witnessed += j.witnessed
+        total.informative += j.informative
+        total.rtol = max(total.rtol, j.rtol)
         if j.verdict is Verdict.INCONCLUSIVE and j.point is None:
             skipped = j
             continue
@@ -170,7 +172,8 @@ def _check_one(
     else:
         total.method = f"{symbolic.DPS}-digit evaluation"
         total.reason = report.msg_confirmed(
-            dps=symbolic.DPS, points=total.points, kinks="", witnessed=total.witnessed
+            dps=symbolic.DPS, points=total.informative, kinks="", witnessed=total.witnessed,
+            rtol=total.rtol, total=total.points,
         ) + report.msg_confirmed_rule(choices="; ".join(used))
     return build(total, [])
 

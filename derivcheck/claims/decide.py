@@ -401,6 +401,8 @@ class Judgement:
     failed: int = 0
     witnessed: int = 0
     instantiation: dict[str, str] | None = None
+    informative: int = 0  # points that could show a relative difference (see Equality)
+    rtol: float = 1e-20  # the relative tolerance the points agree to
 
 
 def _float(v: Any) -> Any:
@@ -498,6 +500,7 @@ def _judge_agreement(
 ) -> Judgement:
     """SymPy's derivative and the claim agree at every sampled point: proven,
     confirmed, or inconclusive (too few points, no numeric witness, engines disagree)."""
+    j.informative, j.rtol = eq.informative, eq.rtol
     near_kink = eq.near_kink or [False] * len(eq.points)
     for point, (exp_mp, claim_mp), near in zip(eq.points, eq.values, near_kink, strict=True):
         exp_v = _float(exp_mp)
