@@ -28,9 +28,12 @@ __all__ = [
     "Verdict",
     "check_claim",
     "check_derivative",
+    "check_function",
     "check_gradient",
     "check_jacobian",
     "check_layer",
+    "check_model",
+    "check_value_and_grad",
 ]
 
 # public name -> module that defines it; imported on first access (PEP 562)
@@ -39,6 +42,9 @@ _LAZY = {
     "LayerReport": "derivcheck.layers.report",
     "check_claim": "derivcheck.claims.api",
     "check_derivative": "derivcheck.claims.api",
+    "check_function": "derivcheck.layers.functional",
+    "check_value_and_grad": "derivcheck.layers.functional",
+    "check_model": "derivcheck.layers.model",
     "check_gradient": "derivcheck.claims.api",
     "check_jacobian": "derivcheck.layers.check",
     "check_layer": "derivcheck.layers.check",
@@ -48,7 +54,9 @@ if TYPE_CHECKING:
     from derivcheck.claims.api import check_claim, check_derivative, check_gradient
     from derivcheck.claims.report import ClaimReport
     from derivcheck.layers.check import check_jacobian, check_layer
+    from derivcheck.layers.functional import check_function, check_value_and_grad
+    from derivcheck.layers.model import check_model
     from derivcheck.layers.report import LayerReport
 
 
-__getattr__, __dir__ = _lazy.attach('derivcheck', globals(), _LAZY, __all__)
+__getattr__, __dir__ = _lazy.attach("derivcheck", globals(), _LAZY, __all__)

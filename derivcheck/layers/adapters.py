@@ -34,6 +34,12 @@ class CheckFailed(Exception):
     """Internal: stop the check; the failures gathered so far are the report."""
 
 
+class ConventionError(Exception):
+    """Raised by a wrapper (a function or a model seen as a layer) when what the user's code
+    returned does not fit its convention; the message, which names what came back and what
+    was expected, becomes a failure of the report."""
+
+
 @dataclass
 class Tensor:
     """One array the probe depends on, and the gradient the backward gave for it."""
@@ -151,6 +157,48 @@ class Adapter:
         return self.layer.backward(dvalues)
 
 
+def is_combined_without_forward(obj: Any) -> bool:
+    """The book's chapter 19–22 softmax + cross-entropy: a fused backward, no forward."""
+    name = type(obj).__name__.lower().replace("_", "")
+    return (
+        not callable(getattr(obj, "forward", None))
+        and callable(getattr(obj, "backward", None))
+        and "softmax" in name
+        and "crossentropy" in name
+    )
+
+
+def softmax(z: Any) -> Any:
+    e = np.exp(z - np.max(z, axis=1, keepdims=True))
+    return e / np.sum(e, axis=1, keepdims=True)
+
+
+def mean_cross_entropy(probs: Any, y: np.ndarray) -> Any:
+    """The book's categorical cross-entropy of probabilities (clipped to 1e-7, as it is)."""
+    clipped = np.clip(probs, 1e-7, 1 - 1e-7)
+    confidences = clipped[range(len(probs)), y] if y.ndim == 1 else np.sum(clipped * y, axis=1)
+    return np.mean(-np.log(confidences))
+
+
+class CombinedWithoutForward:
+    """The chapter 19–22 combined softmax + cross-entropy given the forward it leaves to the
+    model: ``forward(logits, y)`` sets ``output`` to the softmax and returns the mean loss;
+    ``backward(dvalues, y)`` is the object's own."""
+
+    def __init__(self, combined: Any) -> None:
+        self.combined = combined
+
+    def forward(self, inputs: Any, y_true: np.ndarray) -> Any:
+        self.output = softmax(inputs)
+        return mean_cross_entropy(self.output, y_true)
+
+    def backward(self, dvalues: np.ndarray, y_true: np.ndarray) -> Any:
+        returned = self.combined.backward(dvalues, y_true)
+        if "dinputs" in vars(self.combined):
+            self.dinputs = self.combined.dinputs
+        return returned
+
+
 def takes_training(forward: Callable[..., Any], forward_kwargs: dict[str, Any]) -> bool:
     """Whether forward wants a second positional argument (the book's ``training`` flag)."""
     try:
@@ -228,13 +276,60 @@ def candidate_params(layer: Any) -> list[str]:
     for name, value in attrs.items():
         if not isinstance(value, np.ndarray) or value.dtype.kind != "f" or value.size == 0:
             continue
-        if name in NOT_PARAMS or (name.startswith("d") and name[1:] in attrs):
+        if name in NOT_PARAMS or name in INPUT_ALIASES or _is_gradient_name(name, attrs):
             continue
         names.append(name)
     return names
 
 
 MISSING = object()
+
+
+def _is_gradient_name(name: str, attrs: dict[str, Any]) -> bool:
+    """``dW`` beside ``W`` (or ``w``), ``grad_W``, ``W_grad``: a gradient, not a parameter."""
+    lowered = {key.lower() for key in attrs}
+    return (
+        (name.startswith("d") and (name[1:] in attrs or name[1:].lower() in lowered))
+        or (name.startswith("grad_") and name[5:] in attrs)
+        or (name.endswith("_grad") and name[:-5] in attrs)
+    )
+
+
+#: where a gradient may be stored, besides ``d<name>``: the input's usual names, and for a
+#: parameter ``p`` the forms below (``{P}`` is ``p`` with its first letter capitalised)
+INPUT_ALIASES = ("dx", "dX", "dinput", "grad_input", "grad_inputs")
+PARAM_ALIASES = ("d{P}", "grad_{p}", "{p}_grad")
+GRAD_DICTS = ("grads", "gradients")
+
+
+def gradient_names(t: Tensor) -> list[str]:
+    """The attribute names ``t``'s gradient may be stored under, the canonical one first."""
+    if t.name == "inputs":
+        return [t.grad_name, *INPUT_ALIASES]
+    p = t.name
+    P = p[:1].upper() + p[1:]
+    return [t.grad_name] + [
+        form.format(p=p, P=P) for form in PARAM_ALIASES if form.format(p=p, P=P) != t.grad_name
+    ]
+
+
+def stale_gradients(attrs: dict[str, Any], tensors: list[Tensor]) -> dict[str, Any]:
+    """What every place a gradient may be stored holds before a backward (array and bits)."""
+    stale: dict[str, Any] = {}
+    for t in tensors:
+        for name in gradient_names(t):
+            value = attrs.get(name)
+            if isinstance(value, np.ndarray):
+                stale[name] = (value, value.tobytes())
+        for holder in GRAD_DICTS:
+            d = attrs.get(holder)
+            if isinstance(d, dict) and isinstance(d.get(t.name), np.ndarray):
+                stale[f"{holder}[{t.name}]"] = (d[t.name], d[t.name].tobytes())
+    return stale
+
+
+def _fresh(value: Any, old: Any) -> bool:
+    return not (old is not None and value is old[0] and value.tobytes() == old[1])
 
 
 def read_gradients(
@@ -244,17 +339,32 @@ def read_gradients(
     stale: dict[str, tuple[np.ndarray, bytes]],
 ) -> dict[str, Any]:
     """The gradients backward produced, copied (a layer may reuse its buffers); MISSING for
-    those it did not set.  A backward that returns an array instead of setting ``dinputs``
-    is taken at its word."""
+    those it did not set.  Looked for under ``d<name>``, then the usual other names
+    (:data:`INPUT_ALIASES`, :data:`PARAM_ALIASES`, a ``grads``/``gradients`` dict), then
+    in what backward returned: one array is the input gradient, a tuple or list holds
+    the gradients of the inputs and parameters in order."""
     grads: dict[str, Any] = {}
     for t in tensors:
-        value = attrs.get(t.grad_name, MISSING)
-        old = stale.get(t.grad_name)
-        if old is not None and value is old[0] and value.tobytes() == old[1]:
-            value = MISSING
+        value = MISSING
+        for name in gradient_names(t):
+            if name in attrs and _fresh(attrs[name], stale.get(name)):
+                value = attrs[name]
+                break
+        if value is MISSING:
+            for holder in GRAD_DICTS:
+                d = attrs.get(holder)
+                key = f"{holder}[{t.name}]"
+                if isinstance(d, dict) and t.name in d and _fresh(d[t.name], stale.get(key)):
+                    value = d[t.name]
+                    break
         grads[t.grad_name] = value.copy() if isinstance(value, np.ndarray) else value
-    if grads.get("dinputs") is MISSING and isinstance(returned, np.ndarray):
-        grads["dinputs"] = returned.copy()
+    if isinstance(returned, np.ndarray):
+        if grads.get("dinputs") is MISSING:
+            grads["dinputs"] = returned.copy()
+    elif isinstance(returned, tuple | list) and len(returned) == len(tensors):
+        for t, value in zip(tensors, returned, strict=True):
+            if grads.get(t.grad_name) is MISSING and value is not None:
+                grads[t.grad_name] = value.copy() if isinstance(value, np.ndarray) else value
     return grads
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from derivcheck.layers import report as msg
-from derivcheck.layers.adapters import Adapter, CheckFailed
+from derivcheck.layers.adapters import Adapter, CheckFailed, ConventionError
 from derivcheck.layers.report import Failure, TensorCheck
 
 #: ``mode="auto"`` checks every entry when the layer has at most this many entries in all.
@@ -37,6 +37,8 @@ class CheckBase:
     # set by the check once the layer's kind is known (before any step uses them)
     probe: Callable[[], float]
     param_copies: dict[str, np.ndarray]
+    #: the report's title, when not the layer's class name (a function's name)
+    subject: str | None = None
 
     def __init__(
         self,
@@ -54,8 +56,20 @@ class CheckBase:
         penalty: Callable[[Any], Any] | None,
         cached_gaussian: bool = True,
         progress: Callable[[str, int, int], None] | None = None,
+        differentiate_inputs: bool = True,
+        unit_probe: bool = False,
+        batch: int | None = None,
+        full_limit: int = FULL_CHECK_LIMIT,
     ) -> None:
         self.layer = layer
+        # False: the inputs pass through unchanged (integer ids, or a function check whose
+        # differentiated arguments are all parameters of the wrapper); only parameters count
+        self.differentiate_inputs = differentiate_inputs
+        # True: the probe's G is 1 (the output is a scalar value, e.g. check_value_and_grad)
+        self.unit_probe = unit_probe
+        # mode="auto" checks every entry up to this many (fewer when one probe costs more)
+        self.full_limit = full_limit
+        self.batch = batch if batch is not None else (len(x) if x.ndim else 1)
         self.progress = progress
         self.cached_gaussian = cached_gaussian
         self.x = x
@@ -78,8 +92,10 @@ class CheckBase:
         self.user_penalty = penalty
         self.strategy = msg.STRATEGY_FULL
         self.nfev = 0
-        self.eps = float(np.finfo(x.dtype).eps)
-        self.dtype = str(x.dtype)
+        self.eps = (
+            float(np.finfo(x.dtype).eps) if x.dtype.kind == "f" else float(np.finfo(np.float64).eps)
+        )
+        self.dtype = str(x.dtype) if x.dtype.kind == "f" else "float64"
         self.first_output: np.ndarray = np.zeros(0)
         self.params: list[str] = []
 
@@ -89,6 +105,9 @@ class CheckBase:
     def call(self, where: str, fn: Callable[[], Any]) -> Any:
         try:
             return fn()
+        except ConventionError as exc:  # a wrapper's own words: what came back, what was due
+            self.fail(where, "contract", str(exc))
+            raise CheckFailed from exc
         except Exception as exc:
             self.fail(where, "exception", msg.msg_exception(where, exc))
             raise CheckFailed from exc

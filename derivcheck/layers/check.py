@@ -49,11 +49,13 @@ from derivcheck.layers import state
 from derivcheck.layers.adapters import (
     RANDOM_SEED,
     CheckFailed,
+    CombinedWithoutForward,
     Tensor,
     as_float_array,
     book_penalty,
     candidate_params,
     has_regularizers,
+    is_combined_without_forward,
     takes_training,
 )
 from derivcheck.layers.base import MAX_FAILURES_PER_TENSOR
@@ -88,7 +90,17 @@ def _check_arguments(
         raise InputError(f"`layer` must have a forward method; {type(layer).__name__} has none.")
     if not callable(getattr(layer, "backward", None)):
         raise InputError(f"`layer` must have a backward method; {type(layer).__name__} has none.")
-    x = as_float_array("inputs", inputs)
+    raw = inputs if isinstance(inputs, np.ndarray) else None
+    if (
+        raw is not None
+        and raw.dtype.kind in "biu"
+        and raw.size
+        and y_true is None
+        and (params or candidate_params(layer))
+    ):
+        x = raw.copy()  # ids or a mask for a layer with weights (an embedding): kept as given
+    else:
+        x = as_float_array("inputs", inputs)
     labels = None
     if y_true is not None:
         labels = np.array(y_true, copy=True)
@@ -108,6 +120,16 @@ def _check_arguments(
                 raise InputError(
                     f"`params`: the layer has no floating-point array attribute {name!r}."
                 )
+    check_options(reference, mode, seed, rtol, atol)
+    if forward_kwargs is not None and not isinstance(forward_kwargs, dict):
+        raise InputError("`forward_kwargs` must be a dict or None.")
+    if penalty is not None and not callable(penalty):
+        raise InputError("`penalty` must be a callable penalty(layer) -> float, or None.")
+    return x, labels
+
+
+def check_options(reference: Any, mode: Any, seed: Any, rtol: Any, atol: Any) -> None:
+    """The options every layer-like check shares: an InputError naming a bad one."""
     if reference not in REFERENCES:
         raise InputError(f"`reference` must be one of {REFERENCES}, got {reference!r}.")
     if mode not in MODES:
@@ -121,11 +143,6 @@ def _check_arguments(
             or value < 0
         ):
             raise InputError(f"`{name}` must be a non-negative finite float or None.")
-    if forward_kwargs is not None and not isinstance(forward_kwargs, dict):
-        raise InputError("`forward_kwargs` must be a dict or None.")
-    if penalty is not None and not callable(penalty):
-        raise InputError("`penalty` must be a callable penalty(layer) -> float, or None.")
-    return x, labels
 
 
 class _LayerCheck(Contracts, Strategies, SymbolicReference):
@@ -135,7 +152,7 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
         with contextlib.suppress(CheckFailed):
             self._run()
         return LayerReport(
-            subject=type(self.layer).__name__,
+            subject=self.subject or type(self.layer).__name__,
             failures=self.failures,
             tensors=self.tensors,
             seed=self.seed,
@@ -212,7 +229,10 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
         if ad.is_layer:
             out = self.first_output
             gdtype = out.dtype if out.dtype.kind == "f" else np.float64
-            ad.G = self.rng.standard_normal(out.shape).astype(gdtype)
+            if self.unit_probe:
+                ad.G = np.ones(out.shape, dtype=gdtype)
+            else:
+                ad.G = self.rng.standard_normal(out.shape).astype(gdtype)
             ad.G64 = ad.G.astype(np.float64)
             if self.user_penalty is not None:
                 ad.penalty = self.user_penalty
@@ -221,7 +241,7 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
         self.probe = ad.make_probe()
 
         # backward at the unperturbed point
-        tensors = [Tensor("inputs", self.x, "dinputs")]
+        tensors = [Tensor("inputs", self.x, "dinputs")] if self.differentiate_inputs else []
         tensors += [Tensor(name, getattr(layer, name), "d" + name) for name in params]
         self.param_copies = {name: getattr(layer, name).copy() for name in params}
         grads = self._backward_once(tensors)
@@ -241,7 +261,7 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
         self.adapter.generators = gens
 
     def _decide(self, tensors: list[Tensor]) -> None:
-        batch = len(self.x)
+        batch = self.batch
         if self.reference != "numeric" and not any(
             t.symbolic is not None for t in self.tensors.values()
         ):
@@ -260,8 +280,18 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
                     batch,
                     self.x if t.name == "inputs" else None,
                     outputs=0 if self.adapter.is_layer else self.x.shape[-1],
+                    indices=self._index_arrays(),
                 )
                 self._entry_failures(check)
+
+    def _index_arrays(self) -> list[np.ndarray]:
+        """Integer arrays forward indexes with (an embedding's ids): the inputs, or a function's
+        arguments that pass through."""
+        found = [self.x] if self.x.dtype.kind in "iu" else []
+        for value in vars(self.layer).get("_dc_args", ()):
+            if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
+                found.append(value)
+        return found
 
     def _entry_failures(self, check: TensorCheck) -> None:
         assert check.analytic is not None
@@ -376,29 +406,59 @@ def check_layer(
             "`layer` must keep its state in instance attributes (a __dict__); "
             f"{type(layer).__name__} has none."
         )
+    if isinstance(layer, type):
+        raise InputError(
+            f"`layer` is the class {layer.__name__}; pass an instance, e.g. {layer.__name__}(...)."
+        )
+    subject = None
+    if is_combined_without_forward(layer):
+        # chapters 19-22: the model runs softmax and loss itself; the probe is the mean
+        # cross-entropy of softmax(inputs), and backward gets the softmax outputs
+        if y_true is None:
+            raise InputError(
+                f"{type(layer).__name__} is a loss (a fused softmax + cross-entropy backward): "
+                "pass y_true."
+            )
+        subject = type(layer).__name__
+        layer = CombinedWithoutForward(layer)
     x, labels = _check_arguments(
         layer, inputs, y_true, params, reference, mode, seed, rtol, atol, forward_kwargs, penalty
     )
     if progress is not None and not callable(progress):
         raise InputError(f"`progress` must be callable or None, got {progress!r}.")
+    integer = x.dtype.kind != "f"
+    report = run_check(
+        layer,
+        x,
+        labels,
+        differentiate_inputs=not integer,
+        params=params,
+        reference=reference,
+        mode=mode,
+        seed=int(seed),
+        rtol=rtol,
+        atol=atol,
+        forward_kwargs=forward_kwargs or {},
+        penalty=penalty,
+        progress=progress,
+        subject=subject,
+    )
+    if integer:
+        report.notes.insert(0, msg.msg_integer_inputs(x.dtype))
+    return report
+
+
+def run_check(layer: Any, x: np.ndarray, labels: np.ndarray | None, **options: Any) -> LayerReport:
+    """One check of validated arguments, the layer restored after (also used by the
+    function, value-and-grad and model checks, which wrap what they check as a layer)."""
+    subject = options.pop("subject", None)
     snapshot = Snapshot(layer)
     try:
         with np.errstate(all="ignore"):
             check = _LayerCheck(
-                layer,
-                x,
-                labels,
-                params=params,
-                reference=reference,
-                mode=mode,
-                seed=int(seed),
-                rtol=rtol,
-                atol=atol,
-                forward_kwargs=forward_kwargs or {},
-                penalty=penalty,
-                cached_gaussian=snapshot.cached_gaussian,
-                progress=progress,
+                layer, x, labels, cached_gaussian=snapshot.cached_gaussian, **options
             )
+            check.subject = subject
             return check.run()
     finally:
         snapshot.restore()

@@ -10,7 +10,13 @@ from typing import Any
 import numpy as np
 
 from derivcheck.layers import report as msg
-from derivcheck.layers.adapters import MISSING, CheckFailed, Tensor, read_gradients
+from derivcheck.layers.adapters import (
+    MISSING,
+    CheckFailed,
+    Tensor,
+    read_gradients,
+    stale_gradients,
+)
 from derivcheck.layers.base import CheckBase
 from derivcheck.layers.state import count_changed, put_back
 
@@ -78,11 +84,7 @@ class Contracts(CheckBase):
         attrs = vars(layer)
         # a gradient attribute that backward leaves untouched (same array, same bits) is stale,
         # from an earlier backward; a preallocated buffer written in place is not
-        stale = {
-            t.grad_name: (attrs[t.grad_name], attrs[t.grad_name].tobytes())
-            for t in tensors
-            if isinstance(attrs.get(t.grad_name), np.ndarray)
-        }
+        stale = stale_gradients(attrs, tensors)
         returned = self.call("backward", lambda: ad.backward(dvalues))
         grads = read_gradients(attrs, tensors, returned, stale)
         n = count_changed(dvalues, dvalues0)

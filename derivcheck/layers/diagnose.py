@@ -33,9 +33,69 @@ def diagnose_shape(name: str, raw: np.ndarray, numeric: np.ndarray, est: Any) ->
 
 
 def diagnose(
-    check: TensorCheck, batch: int, inputs: np.ndarray | None, *, outputs: int = 0
+    check: TensorCheck,
+    batch: int,
+    inputs: np.ndarray | None,
+    *,
+    outputs: int = 0,
+    indices: Sequence[np.ndarray] = (),
 ) -> str | None:
     """One line naming the likely cause of the mismatches, when one fits."""
+    found = _diagnose(check, batch, inputs, outputs=outputs)
+    if found is None:
+        found = diagnose_repeated_index(check, indices)
+    if found is None:
+        found = diagnose_small_relative(check)
+    return found
+
+
+def diagnose_repeated_index(check: TensorCheck, indices: Sequence[np.ndarray]) -> str | None:
+    """Wrong rows are exactly (a majority of) the rows whose index repeats in an index
+    array forward uses: a buffered fancy-index ``+=`` that counts a repeated index once."""
+    if check.analytic is None or check.analytic.ndim < 1 or not np.any(check.mismatch):
+        return None
+    bad_rows = set(np.unique(np.argwhere(check.mismatch)[:, 0]).tolist())
+    rows = check.shape[0]
+    for ids in indices:
+        flat = np.asarray(ids).ravel()
+        if flat.size == 0 or flat.min() < 0 or flat.max() >= rows:
+            continue
+        values, counts = np.unique(flat, return_counts=True)
+        repeated = set(values[counts > 1].tolist())
+        if repeated and bad_rows <= repeated and 2 * len(bad_rows) >= len(repeated):
+            shown = ", ".join(str(r) for r in sorted(bad_rows)[:6])
+            return (
+                f"Diagnosis: only rows of {check.name} whose index occurs more than once "
+                f"in the index array are wrong ({shown}): a fancy-index `+=` "
+                f"({check.name}[idx] += ...) adds a repeated index once; use np.add.at."
+            )
+    return None
+
+
+def diagnose_small_relative(check: TensorCheck) -> str | None:
+    """Every mismatch is a small relative difference: the right formula, slightly shifted."""
+    assert check.analytic is not None
+    bad = check.mismatch
+    if not np.any(bad):
+        return None
+    a = np.asarray(check.analytic, dtype=np.float64)[bad]
+    n = check.numeric[bad]
+    scale = np.maximum(np.abs(n), 1e-300)
+    rel = np.abs(a - n) / scale
+    worst = float(np.max(rel))
+    if not np.all(np.abs(n) > 0) or worst >= 1e-3:
+        return None
+    return (
+        f"Diagnosis: every mismatch is a small relative difference (at most {worst:.2g}), so "
+        "a small term is wrong, not the main one: an epsilon or a clip in the forward "
+        "(log(x + 1e-7)) that the backward leaves out, or a small term such as a "
+        "regulariser's gradient."
+    )
+
+
+def _diagnose(
+    check: TensorCheck, batch: int, inputs: np.ndarray | None, *, outputs: int = 0
+) -> str | None:
     assert check.analytic is not None
     use = check.checked & ~check.kink
     a = np.asarray(check.analytic, dtype=np.float64)[use]

@@ -16,7 +16,6 @@ from derivcheck.layers import report as msg
 from derivcheck.layers.adapters import Tensor
 from derivcheck.layers.base import (
     FALLBACK_ENTRIES,
-    FULL_CHECK_LIMIT,
     JOINT_PROBES,
     SAMPLED_ENTRIES,
     CheckBase,
@@ -31,7 +30,7 @@ class Strategies(CheckBase):
 
     def _numeric(self, tensors: list[Tensor]) -> None:
         total = sum(t.array.size for t in tensors)
-        full = self.mode == "full" or (self.mode == "auto" and total <= FULL_CHECK_LIMIT)
+        full = self.mode == "full" or (self.mode == "auto" and total <= self.full_limit)
         stages = len(tensors) if full else 1
         for i, t in enumerate(tensors):
             if full or not t.ok:
@@ -102,7 +101,7 @@ class Strategies(CheckBase):
         if t.ok:
             self._estimate(check, t, None)
             return
-        if t.grad is not None and t.array.size <= FULL_CHECK_LIMIT and t.grad.size == t.array.size:
+        if t.grad is not None and t.array.size <= self.full_limit and t.grad.size == t.array.size:
             est = fd.partial_derivatives(self.probe, t.array, None, eps=self.eps)
             self.nfev += int(est.nfev)
             idx = entry_index(est.index, t.array.ndim)
@@ -182,9 +181,7 @@ class Strategies(CheckBase):
         """Directional probes of ``arrays`` (the noise measured once when ``sigma`` is None):
         for each, (disagrees, straddles a kink, disagreement / tolerance); and the noise."""
 
-        ests = fd.directional_derivatives(
-            self.probe, arrays, directions, eps=self.eps, noise=sigma
-        )
+        ests = fd.directional_derivatives(self.probe, arrays, directions, eps=self.eps, noise=sigma)
         results = []
         for est, dirs in zip(ests, directions, strict=True):
             self.nfev += int(est.nfev)
@@ -228,9 +225,7 @@ class Strategies(CheckBase):
         """Indices of the wrong entries of one tensor found by group testing, shape (k, ndim)."""
 
         found = self._counted(
-            lambda f: fd.localise(
-                f, [array], [grad], eps=self.eps, seed=self.seed, noise=sigma
-            )
+            lambda f: fd.localise(f, [array], [grad], eps=self.eps, seed=self.seed, noise=sigma)
         )
         return np.array([list(index) for _, index in found], dtype=np.intp).reshape(-1, array.ndim)
 

@@ -81,7 +81,6 @@ def is_sympy_function(name: str) -> bool:
     return callable(obj)
 
 
-
 def is_condition(node: ast.AST) -> bool:
     """Does this node read as a condition (comparison, and/or/not, True/False)?"""
     if isinstance(node, (ast.Compare, ast.BoolOp)):
@@ -98,7 +97,6 @@ def decimal(digits: str, exponent: int) -> sympy.Rational:
     if exponent >= 0:
         return sympy.Rational(int(digits) * 10**exponent)
     return sympy.Rational(int(digits), 10**-exponent)
-
 
 
 class Converter:

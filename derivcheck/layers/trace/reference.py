@@ -38,11 +38,30 @@ class SymbolicReference(CheckBase):
             return
         finally:
             np.copyto(self.x, self.x0)
+        unseen = []
         for t in tensors:
             check = self.tensors[t.grad_name]
             value = exact.get(t.name)
-            if value is not None and np.shape(value) == check.shape:
-                check.symbolic = np.asarray(value, dtype=np.float64)
+            if value is None or np.shape(value) != check.shape:
+                continue
+            value = np.asarray(value, dtype=np.float64)
+            if not np.any(value) and self._numeric_clearly_nonzero(check):
+                # the traced forward never read this array, yet the probe moves with it: the
+                # forward reaches it some other way (through another object, a copy made
+                # before the check); the trace says nothing about it
+                unseen.append(t.name)
+                continue
+            check.symbolic = value
+        if unseen:
+            self.notes.append(msg.msg_symbolic_unseen(unseen))
+
+    @staticmethod
+    def _numeric_clearly_nonzero(check: TensorCheck) -> bool:
+        use = check.checked & ~check.kink
+        if not np.any(use):
+            return False
+        tol = np.nan_to_num(check.tol[use], nan=0.0) + 4 * np.nan_to_num(check.error[use], nan=0.0)
+        return bool(np.any(np.abs(check.numeric[use]) > np.maximum(4 * tol, 1e-300)))
 
     def _symbolic_probe(self, names: list[str]) -> Callable[[dict[str, np.ndarray]], Any]:
         ad, layer = self.adapter, self.layer
@@ -50,10 +69,15 @@ class SymbolicReference(CheckBase):
         def probe(sym: dict[str, np.ndarray]) -> Any:
             attrs = vars(layer)
             saved = {name: attrs[name] for name in names if name != "inputs"}
+            # a wrapper whose parameters live elsewhere (a model's params dict) binds them there
+            bind = getattr(layer, "_derivcheck_bind", None)
+            unbind = None
             try:
                 for name in saved:
                     attrs[name] = sym[name]
-                returned = ad.forward_raw(sym["inputs"])
+                if bind is not None:
+                    unbind = bind({name: sym[name] for name in saved})
+                returned = ad.forward_raw(sym.get("inputs", self.x))
                 if ad.is_layer:
                     out = returned if ad.kind == "layer_returns" else layer.output
                     value = np.sum(out * ad.G64)
@@ -65,6 +89,8 @@ class SymbolicReference(CheckBase):
                 return returned
             finally:
                 attrs.update(saved)
+                if unbind is not None:
+                    unbind()
 
         return probe
 
