@@ -106,39 +106,19 @@ def _check_one(
 
     def build(j: decide.Judgement, notes: list[str]) -> ClaimReport:
         return ClaimReport(
-            verdict=j.verdict,
-            expr=expr,
-            claimed=claimed,
-            wrt=wrt,
-            expected=expected,
+            verdict=j.verdict, expr=expr, claimed=claimed, wrt=wrt, expected=expected,
             counterexample=j.point if j.verdict is not Verdict.PROVEN else None,
             instantiation=j.instantiation if j.point is not None else None,
-            claimed_value=j.claimed_value,
-            expected_value=j.expected_value,
-            numeric_value=j.numeric_value,
-            numeric_error=j.numeric_error,
-            points_checked=j.points,
-            points_failed=j.failed,
-            kink_notes=notes,
-            reason=j.reason,
-            seed=seed,
-            text=text,
-            method=j.method,
-            witness_points=j.witnessed,
+            claimed_value=j.claimed_value, expected_value=j.expected_value,
+            numeric_value=j.numeric_value, numeric_error=j.numeric_error,
+            points_checked=j.points, points_failed=j.failed, kink_notes=notes,
+            reason=j.reason, seed=seed,
+            text=text, method=j.method, witness_points=j.witnessed,
         )
 
     if not funcs:
-        j = decide.judge(
-            expr,
-            expected,
-            claimed,
-            wrt,
-            symbols,
-            domain=domain,
-            seed=seed,
-            deadline=deadline,
-            proven=None,
-        )
+        j = decide.judge(expr, expected, claimed, wrt, symbols, domain=domain, seed=seed,
+                   deadline=deadline, proven=None)
         refuted = j.verdict is Verdict.REFUTED
         notes = [] if refuted else decide.kink_notes(expr, expected, claimed, wrt)
         return build(j, notes)
@@ -163,18 +143,8 @@ def _check_one(
         i_expr = symbolic.instantiate(expr, choice)
         i_expected = symbolic.instantiate(expected, choice)
         i_claimed = symbolic.instantiate(claimed, choice)
-        j = decide.judge(
-            i_expr,
-            i_expected,
-            i_claimed,
-            wrt,
-            symbols,
-            domain=domain,
-            seed=seed + n,
-            deadline=deadline,
-            proven=proof,
-            inst_text=inst_text,
-        )
+        j = decide.judge(i_expr, i_expected, i_claimed, wrt, symbols, domain=domain,
+                   seed=seed + n, deadline=deadline, proven=proof, inst_text=inst_text)
         j.instantiation = names
         total.points += j.points
         total.witnessed += j.witnessed
@@ -202,12 +172,8 @@ def _check_one(
     else:
         total.method = f"{symbolic.DPS}-digit evaluation"
         total.reason = report.msg_confirmed(
-            dps=symbolic.DPS,
-            points=total.informative,
-            kinks="",
-            witnessed=total.witnessed,
-            rtol=total.rtol,
-            total=total.points,
+            dps=symbolic.DPS, points=total.informative, kinks="", witnessed=total.witnessed,
+            rtol=total.rtol, total=total.points,
         ) + report.msg_confirmed_rule(choices="; ".join(used))
     return build(total, [])
 
@@ -238,11 +204,9 @@ def _bounded(check: _F) -> _F:
         except DeadlineExceeded as exc:
             reason = report.msg_stopped(seconds=bound, where=_where(exc))
         except _ENGINE_ERRORS as exc:
-            error = (
-                f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:120]}"
-                if str(exc).strip()
-                else type(exc).__name__
-            )
+            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:120]}" if str(
+                exc
+            ).strip() else type(exc).__name__
             reason = report.msg_cannot_finish(error=error, where=_where(exc))
         return _stopped_report(check.__name__, args, kwargs, reason, seed)
 
@@ -254,8 +218,7 @@ def _where(exc: BaseException) -> str:
     import traceback
 
     frames = [
-        f
-        for f in traceback.extract_tb(exc.__traceback__)
+        f for f in traceback.extract_tb(exc.__traceback__)
         if "derivcheck" in f.filename and "_deadline" not in f.filename
     ]
     if not frames:
@@ -272,14 +235,8 @@ def _stopped_report(
              "check_gradient": ("expr", "claimed", "wrt")}[name]  # fmt: skip
     given = dict(zip(names, args, strict=False)) | {k: v for k, v in kwargs.items() if k in names}
     return ClaimReport(
-        verdict=Verdict.INCONCLUSIVE,
-        expr=given.get("expr"),
-        claimed=given.get("claimed"),
-        wrt=given.get("wrt"),
-        expected=None,
-        reason=reason,
-        seed=seed,
-        text=given.get("text"),
+        verdict=Verdict.INCONCLUSIVE, expr=given.get("expr"), claimed=given.get("claimed"),
+        wrt=given.get("wrt"), expected=None, reason=reason, seed=seed, text=given.get("text"),
     )
 
 
@@ -401,7 +358,9 @@ def check_gradient(
         for key, comp in claimed.items():
             key_name = key.name if isinstance(key, sp.Symbol) else str(key)
             if key_name not in names:
-                raise InputError(report.msg_claimed_unknown(name=key_name, names=", ".join(names)))
+                raise InputError(
+                    report.msg_claimed_unknown(name=key_name, names=", ".join(names))
+                )
             by_name[key_name] = comp
         for name in names:
             if name not in by_name:
@@ -425,25 +384,16 @@ def check_gradient(
     ]
     worst = max(comps, key=lambda r: report.VERDICT_RANK[r.verdict])
     return ClaimReport(
-        verdict=worst.verdict,
-        expr=e,
-        claimed=parsed,
-        wrt=tuple(variables),
-        expected=[c.expected for c in comps],
-        counterexample=worst.counterexample,
-        instantiation=worst.instantiation,
-        claimed_value=worst.claimed_value,
-        expected_value=worst.expected_value,
-        numeric_value=worst.numeric_value,
+        verdict=worst.verdict, expr=e, claimed=parsed, wrt=tuple(variables),
+        expected=[c.expected for c in comps], counterexample=worst.counterexample,
+        instantiation=worst.instantiation, claimed_value=worst.claimed_value,
+        expected_value=worst.expected_value, numeric_value=worst.numeric_value,
         numeric_error=worst.numeric_error,
         points_checked=sum(c.points_checked for c in comps),
         points_failed=sum(c.points_failed for c in comps),
         kink_notes=[n for c in comps for n in c.kink_notes],
-        reason=f"d/d{worst.wrt}: {worst.reason}",
-        seed=seed,
-        components=comps,
-        method=worst.method,
-        witness_points=sum(c.witness_points for c in comps),
+        reason=f"d/d{worst.wrt}: {worst.reason}", seed=seed, components=comps,
+        method=worst.method, witness_points=sum(c.witness_points for c in comps),
     )
 
 
@@ -490,12 +440,7 @@ def check_claim(
     notes = [*claim.notes, *_typo_notes(claim)]
     if not claim.steps:
         report = _check_one(
-            expr,
-            claim.claimed,
-            claim.wrt,
-            domain=domain,
-            seed=seed,
-            budget=budget,
+            expr, claim.claimed, claim.wrt, domain=domain, seed=seed, budget=budget,
             text=claim.text,
         )
     else:
@@ -554,13 +499,8 @@ def _typo_notes(claim: parse.Claim) -> list[str]:
                 f"(the expression's variables: {others})"
             )
     known = [*parse.KNOWN_FUNCTIONS, *parse.vocabulary.ALIASES]
-    for fn in sorted(
-        {
-            type(a).__name__
-            for e in (claim.expr, *claim.steps, claim.claimed)
-            for a in e.atoms(AppliedUndef)
-        }
-    ):
+    for fn in sorted({type(a).__name__ for e in (claim.expr, *claim.steps, claim.claimed)
+                      for a in e.atoms(AppliedUndef)}):
         close = difflib.get_close_matches(fn, known, n=1, cutoff=0.75) if len(fn) > 2 else []
         if close:
             notes.append(

@@ -192,15 +192,8 @@ def decide_equal(
     # the function's kinks are kept clear of (central differences must not straddle
     # them); switches only the two sides have are merely missed exactly
     draw = sampling.draw(
-        exprs,
-        symbols,
-        n=n,
-        seed=seed,
-        domain=domain,
-        kinks=hard,
-        deadline=deadline,
-        switch_points=True,
-        soft_kinks=switches,
+        exprs, symbols, n=n, seed=seed, domain=domain, kinks=hard, deadline=deadline,
+        switch_points=True, soft_kinks=switches,
     )
     outcome = Equality(kind="undecided", kinks=kinks, tried=draw.tried, reason=draw.reason)
     outcome.points = draw.points
@@ -342,10 +335,7 @@ class _Function:
 
 
 def _witness(
-    fn: _Function | None,
-    point: Mapping[str, float],
-    wrt: sp.Symbol,
-    symbols: Sequence[sp.Symbol],
+    fn: _Function | None, point: Mapping[str, float], wrt: sp.Symbol, symbols: Sequence[sp.Symbol],
     expected: float,
 ) -> _Witness:
     """Central differences of the function along `wrt` at `point`, against SymPy's `expected`.
@@ -448,15 +438,8 @@ def judge(
         )
     try:
         eq = decide_equal(
-            expected,
-            claimed,
-            symbols,
-            seed=seed,
-            domain=domain,
-            budget=remaining,
-            also=[expr],
-            n_points=N_POINTS,
-            n_points_proven=N_POINTS_PROVEN,
+            expected, claimed, symbols, seed=seed, domain=domain, budget=remaining,
+            also=[expr], n_points=N_POINTS, n_points_proven=N_POINTS_PROVEN,
         )
     except (NotImplementedError, NameError) as exc:  # no printer / no numeric function
         error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -493,10 +476,8 @@ def _judge_difference(
     j.witnessed = int(w.usable)
     if w.disagrees:
         j.reason = report.msg_engines_disagree(
-            point=report.format_point(eq.witness),
-            inst=inst_text,
-            exact=report.format_number(exp_v),
-            numeric=report.format_number(w.value),
+            point=report.format_point(eq.witness), inst=inst_text,
+            exact=report.format_number(exp_v), numeric=report.format_number(w.value),
             error=f"{w.error:.1g}",
         )
         return j
@@ -528,10 +509,8 @@ def _judge_agreement(
             j.point, j.expected_value, j.claimed_value = point, exp_v, _float(claim_mp)
             j.numeric_value, j.numeric_error = w.value, w.error
             j.reason = report.msg_engines_disagree(
-                point=report.format_point(point),
-                inst=inst_text,
-                exact=report.format_number(exp_v),
-                numeric=report.format_number(w.value),
+                point=report.format_point(point), inst=inst_text,
+                exact=report.format_number(exp_v), numeric=report.format_number(w.value),
                 error=f"{w.error:.1g}",
             )
             return j
@@ -575,12 +554,8 @@ def _judge_agreement(
     j.verdict = Verdict.CONFIRMED
     j.method = eq.method
     j.reason = report.msg_confirmed(
-        dps=symbolic.DPS,
-        points=eq.informative,
-        kinks=" clear of kinks" if eq.kinks else "",
-        witnessed=j.witnessed,
-        rtol=float(eq.rtol),
-        total=len(eq.points),
+        dps=symbolic.DPS, points=eq.informative, kinks=" clear of kinks" if eq.kinks else "",
+        witnessed=j.witnessed, rtol=float(eq.rtol), total=len(eq.points),
     )
     return j
 
@@ -602,7 +577,8 @@ def _off_kink_switch(
     (the other variables' values are exact three-digit decimals).
     """
     own = set(symbolic.kink_set(expr))
-    extra = [k for k in {*symbolic.kink_set(claimed), *symbolic.kink_set(expected)} if k not in own]
+    extra = [k for k in {*symbolic.kink_set(claimed), *symbolic.kink_set(expected)}
+             if k not in own]
     for k in sorted(extra, key=sp.default_sort_key)[:MAX_KINK_NOTES]:
         for v in sorted(k.free_symbols, key=lambda s: s.name):
             root = symbolic.linear_root(k, v)
@@ -631,6 +607,7 @@ def _off_kink_switch(
                     return where, float(a), float(b)
             break
     return None
+
 
 
 def kink_notes(expr: sp.Expr, expected: sp.Expr, claimed: sp.Expr, wrt: sp.Symbol) -> list[str]:

@@ -43,7 +43,6 @@ VERDICT_RANK = {
 
 # ----------------------------------------------------------------- messages: input
 
-
 def msg_wrt_missing(*, count: Any, names: Any) -> str:
     return (
         f"`wrt` must be given: the expression has {count} free symbols ({names}); name the "
@@ -96,7 +95,8 @@ def msg_domain_not_mapping(*, got: Any) -> str:
 
 def msg_domain_unknown(*, name: Any, names: Any) -> str:
     return (
-        f"`domain` names {name!r}, which is not a variable of the claim; the variables are {names}."
+        f"`domain` names {name!r}, which is not a variable of the claim; the variables are "
+        f"{names}."
     )
 
 
@@ -104,8 +104,8 @@ def msg_domain_bounds(*, name: Any, got: Any) -> str:
     return f"`domain[{name!r}]` must be a pair (lo, hi) of finite numbers with lo < hi; got {got}."
 
 
-# ---------------------------------------------------------------- messages: reasons
 
+# ---------------------------------------------------------------- messages: reasons
 
 def msg_proven(*, method: Any) -> str:
     return f"SymPy's derivative minus the claim is 0 ({method})."
@@ -173,7 +173,8 @@ def msg_stopped(*, seconds: Any, where: Any) -> str:
 
 def msg_cannot_finish(*, error: Any, where: Any) -> str:
     return (
-        f"SymPy or mpmath could not finish the check ({error}, in {where}), so nothing was decided."
+        f"SymPy or mpmath could not finish the check ({error}, in {where}), so nothing "
+        "was decided."
     )
 
 
@@ -204,6 +205,8 @@ def msg_too_few_points(*, found: Any, wanted: Any) -> str:
         f"Only {found} valid point(s) found; at least {wanted} are needed to confirm without "
         f"a proof."
     )
+
+
 
 
 def no_points_reason(

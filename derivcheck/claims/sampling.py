@@ -161,7 +161,9 @@ def _round3(v: float, bounds: tuple[float, float] | None) -> float:
     tolerance = 1e-2 * abs(v) if bounds is None else 1e-4 * (bounds[1] - bounds[0])
     for digits in range(3, 17):
         r = float(f"{v:.{digits}g}")
-        if r != 0.0 and abs(r - v) <= tolerance and (bounds is None or bounds[0] < r < bounds[1]):
+        if r != 0.0 and abs(r - v) <= tolerance and (
+            bounds is None or bounds[0] < r < bounds[1]
+        ):
             return r
     return v
 

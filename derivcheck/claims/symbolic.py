@@ -266,7 +266,10 @@ def normalise_kinks(expr: sp.Expr) -> sp.Expr:
 
 def _reduce_indicator_powers(expr: sp.Expr) -> sp.Expr:
     return expr.replace(
-        lambda e: e.is_Pow and isinstance(e.base, sp.Heaviside) and e.exp.is_Integer and e.exp > 0,
+        lambda e: e.is_Pow
+        and isinstance(e.base, sp.Heaviside)
+        and e.exp.is_Integer
+        and e.exp > 0,
         lambda e: e.base,
     )
 
@@ -367,10 +370,8 @@ def prove_zero(
         if out_of_time():
             return None
         ops = sp.count_ops(cand)
-        if (
-            ops <= _MAX_OPS_CANCEL
-            and not cand.has(sp.Piecewise, sp.Heaviside)
-            and (sp.cancel(cand) == 0)
+        if ops <= _MAX_OPS_CANCEL and not cand.has(sp.Piecewise, sp.Heaviside) and (
+            sp.cancel(cand) == 0
         ):
             return (kind, "cancel")
         # simplify is bounded by size only (no signals, no threads): measured under

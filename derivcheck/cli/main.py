@@ -202,13 +202,8 @@ def _check_rules(
         payload.append({"line": where, "claim": text, **report.to_dict(), "error": None})
         rows.append((text, report))
     if as_json:
-        document = {
-            "kind": "claim_file",
-            "schema_version": SCHEMA_VERSION,
-            "title": title,
-            "ok": all_ok and not unreadable,
-            "claims": payload,
-        }
+        document = {"kind": "claim_file", "schema_version": SCHEMA_VERSION, "title": title,
+                    "ok": all_ok and not unreadable, "claims": payload}
         print(dumps(document))
     else:
         print(title)

@@ -51,4 +51,4 @@ if TYPE_CHECKING:
     from derivcheck.fd.tolerance import Comparison, compare
 
 
-__getattr__, __dir__ = _lazy.attach("derivcheck.fd", globals(), _LAZY, __all__)
+__getattr__, __dir__ = _lazy.attach('derivcheck.fd', globals(), _LAZY, __all__)

@@ -66,6 +66,7 @@ from derivcheck.fd.steps import (
 __all__ = ["EntryEstimates", "partial_derivatives"]
 
 
+
 @dataclass
 class EntryEstimates:
     """Numeric partial derivatives of ``f`` for some entries of one array.
@@ -97,6 +98,7 @@ class EntryEstimates:
     nfev: int
     slope_minus: np.ndarray = field(default_factory=lambda: np.zeros(0))
     slope_plus: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
 
 
 # --------------------------------------------------------------------------- partials
@@ -173,20 +175,16 @@ def partial_derivatives(
     k = flat.size
     target: np.ndarray | None = None
     if analytic is not None:
-        target = (
-            np.asarray(analytic, dtype=np.float64).reshape(-1)
-            if np.ndim(analytic)
-            else (np.asarray(analytic, dtype=np.float64).reshape(1))
+        target = np.asarray(analytic, dtype=np.float64).reshape(-1) if np.ndim(analytic) else (
+            np.asarray(analytic, dtype=np.float64).reshape(1)
         )
         if target.shape != (k,):
             raise InputError(
                 f"`analytic` must have one value per entry, shape ({k},), "
                 f"got shape {np.shape(analytic)}."
             )
-    index = (
-        np.stack(np.unravel_index(flat, array.shape), axis=1)
-        if array.ndim
-        else (np.zeros((k, 0), dtype=np.intp))
+    index = np.stack(np.unravel_index(flat, array.shape), axis=1) if array.ndim else (
+        np.zeros((k, 0), dtype=np.intp)
     )
     empty = np.zeros(0)
     if k == 0:
@@ -268,9 +266,8 @@ def partial_derivatives(
                 view[i] = x
             return fp, fm, hp, hm
 
-        def full(
-            entries: np.ndarray, fp: np.ndarray, fm: np.ndarray, hp: np.ndarray, hm: np.ndarray
-        ) -> np.ndarray:
+        def full(entries: np.ndarray, fp: np.ndarray, fm: np.ndarray, hp: np.ndarray,
+                 hm: np.ndarray) -> np.ndarray:
             """Richardson + kink test on the levels given; stores the results, returns kinks."""
             at_point = np.full(entries.size, f0)
             noise_d = rounding_noise(eps_f, scale_f, sigma, fp, fm, at_point).max(axis=0)
@@ -285,10 +282,8 @@ def partial_derivatives(
             nfev += 4 * doubtful.size
             kinked = full(
                 doubtful,
-                np.vstack([fp1[doubtful], fp]),
-                np.vstack([fm1[doubtful], fm]),
-                np.vstack([hp1[doubtful], hp]),
-                np.vstack([hm1[doubtful], hm]),
+                np.vstack([fp1[doubtful], fp]), np.vstack([fm1[doubtful], fm]),
+                np.vstack([hp1[doubtful], hp]), np.vstack([hm1[doubtful], hm]),
             )
             suspects = doubtful[kinked]
             if suspects.size:
@@ -298,10 +293,8 @@ def partial_derivatives(
                 nfev += 4 * suspects.size
                 full(
                     suspects,
-                    np.vstack([fp, fp1[suspects]]),
-                    np.vstack([fm, fm1[suspects]]),
-                    np.vstack([hp, hp1[suspects]]),
-                    np.vstack([hm, hm1[suspects]]),
+                    np.vstack([fp, fp1[suspects]]), np.vstack([fm, fm1[suspects]]),
+                    np.vstack([hp, hp1[suspects]]), np.vstack([hm, hm1[suspects]]),
                 )
     finally:
         restore(array, backup)

@@ -79,7 +79,9 @@ class Ladder:
 
     __slots__ = ("cache", "eps", "f", "f0", "h0", "nfev", "x")
 
-    def __init__(self, f: Callable[[Any], Any], x: float, f0: float, h0: float, eps: float) -> None:
+    def __init__(
+        self, f: Callable[[Any], Any], x: float, f0: float, h0: float, eps: float
+    ) -> None:
         self.f = f
         self.x = x
         self.f0 = f0
@@ -196,7 +198,9 @@ class Ladder:
         )
 
 
-def search(ladder: Ladder, windows: dict[int, Window], j: int, direction: int) -> int | None:
+def search(
+    ladder: Ladder, windows: dict[int, Window], j: int, direction: int
+) -> int | None:
     """Walk the ladder one level at a time from window ``j``, adding to ``windows``.
 
     Stops when the truncation part drops under the rounding part or under
@@ -289,7 +293,9 @@ def select(windows: dict[int, Window]) -> tuple[int, Window]:
             rank = 1  # an isolated sane window may be luck
         # The noise each smaller-step window implies at this step (noise ~ 1/h);
         # their median is a robust floor under this window's own estimate.
-        implied = sorted(w.error * SQRT2 ** (i - j) for i, w in windows.items() if i < j)
+        implied = sorted(
+            w.error * SQRT2 ** (i - j) for i, w in windows.items() if i < j
+        )
         floor = implied[len(implied) // 2] if implied else 0.0
         # Truncation shrinks at most 8-fold per level: a window far better than
         # its larger-step neighbour allows is lucky, not accurate.
@@ -392,13 +398,9 @@ def one_sided(ladder: Ladder, j: int) -> tuple[float, float, float, float]:
     right2 = extrapolate_linear(b[0], (b[2] - f0) / b[0], d[0], (d[2] - f0) / d[0])
     left = extrapolate_linear(a[1], l_a, c[1], (f0 - c[3]) / c[1])
     left2 = extrapolate_linear(b[1], (f0 - b[3]) / b[1], d[1], (f0 - d[3]) / d[1])
-    noise = (
-        ladder.eps
-        * ROUNDING_ULPS
-        * (
-            2.0 * (abs(a[2]) + abs(a[3]) + 2.0 * abs(f0)) / a[0]
-            + (abs(c[2]) + abs(c[3]) + 2.0 * abs(f0)) / c[0]
-        )
+    noise = ladder.eps * ROUNDING_ULPS * (
+        2.0 * (abs(a[2]) + abs(a[3]) + 2.0 * abs(f0)) / a[0]
+        + (abs(c[2]) + abs(c[3]) + 2.0 * abs(f0)) / c[0]
     )
     error = abs(right - right2) + abs(left - left2) + noise
     cautious = error + 0.25 * (abs(right - r_a) + abs(left - l_a))

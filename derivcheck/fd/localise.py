@@ -33,6 +33,7 @@ from derivcheck.fd.tolerance import compare
 __all__ = ["localise"]
 
 
+
 # --------------------------------------------------------------------------- localise
 
 
@@ -108,10 +109,8 @@ def localise(
     eps_f = check_eps(eps, arrs)
     scale_f = check_f_scale(f_scale)
     sigma_given = check_noise(noise)
-    if (
-        isinstance(max_entries, bool)
-        or not isinstance(max_entries, (int, np.integer))
-        or (max_entries < 1)
+    if isinstance(max_entries, bool) or not isinstance(max_entries, (int, np.integer)) or (
+        max_entries < 1
     ):
         raise InputError("`max_entries` must be a positive int.")
     if isinstance(leaf_size, bool) or not isinstance(leaf_size, (int, np.integer)) or leaf_size < 1:
@@ -121,7 +120,8 @@ def localise(
     perturber = Perturber(arrs)
     n = perturber.size
     if max_evals is not None and (
-        isinstance(max_evals, bool) or not isinstance(max_evals, (int, np.integer)) or max_evals < 1
+        isinstance(max_evals, bool) or not isinstance(max_evals, (int, np.integer))
+        or max_evals < 1
     ):
         raise InputError("`max_evals` must be a positive int.")
     budget = int(max_evals) if max_evals is not None else 200 * int(max_entries)
@@ -146,10 +146,8 @@ def localise(
         for pos, s, e, _ in perturber.parts(lo, hi):
             arr = perturber.arrays[pos]
             flat_idx = np.arange(s, e)
-            idx = (
-                np.stack(np.unravel_index(flat_idx, arr.shape), axis=1)
-                if arr.ndim
-                else (np.zeros((e - s, 0), dtype=np.intp))
+            idx = np.stack(np.unravel_index(flat_idx, arr.shape), axis=1) if arr.ndim else (
+                np.zeros((e - s, 0), dtype=np.intp)
             )
             a = grads[pos][s:e]
             est = partial_derivatives(

@@ -45,6 +45,7 @@ __all__ = ["DirectionalEstimate", "directional_derivatives", "noise_level"]
 _LADDER = 4
 
 
+
 @dataclass
 class DirectionalEstimate:
     """Numeric derivative of ``f`` along one direction in the space of all entries.
@@ -70,6 +71,7 @@ class DirectionalEstimate:
     nfev: int
     step: float = math.nan
     noise: float = math.nan
+
 
 
 # --------------------------------------------------------------------------- directional
@@ -115,17 +117,10 @@ class Perturber:
         for pos, s, e, off in parts:
             view = self.views[pos]
             fast = isinstance(view, np.ndarray) and view.dtype == np.float64
-            out.append(
-                Segment(
-                    view[s:e] if fast else None,
-                    view,
-                    s,
-                    e,
-                    d[off : off + e - s],
-                    self.saved64[pos][s:e],
-                    self.flat_backups[pos][s:e],
-                )
-            )
+            out.append(Segment(
+                view[s:e] if fast else None, view, s, e, d[off : off + e - s],
+                self.saved64[pos][s:e], self.flat_backups[pos][s:e],
+            ))
         return out
 
     @staticmethod
@@ -147,9 +142,8 @@ class Perturber:
             restore(a, b)
 
 
-def direction_step(
-    perturber: Perturber, parts: list[tuple[int, int, int, int]], d: np.ndarray, eta: float
-) -> float:
+def direction_step(perturber: Perturber, parts: list[tuple[int, int, int, int]],
+                    d: np.ndarray, eta: float) -> float:
     """t such that the entries of each array move by about ``eta * max(1, rms|x|)``.
 
     The array whose entries are smallest against the direction sets the step, as
@@ -223,10 +217,8 @@ def probe(
                 value, error, kink = full_estimate_scalar(f0, fp, fm, steps, noise)
                 rounding = 3.0 * noise / t
                 truncation = error - rounding
-            if (
-                best is None
-                or (best[2] and not kink)
-                or (not kink and not best[2] and error < best[1])
+            if best is None or (best[2] and not kink) or (
+                not kink and not best[2] and error < best[1]
             ):
                 best = (value, error, kink, t)
             if not kink and not truncation > rounding:
@@ -313,10 +305,8 @@ def directional_derivatives(
     """
     check_callable(f)
     arrs = check_arrays(arrays, "arrays")
-    if (
-        isinstance(directions, np.ndarray)
-        or not isinstance(directions, Sequence)
-        or (len(directions) == 0)
+    if isinstance(directions, np.ndarray) or not isinstance(directions, Sequence) or (
+        len(directions) == 0
     ):
         raise InputError("`directions` must be a non-empty sequence of directions.")
     flat = [check_directions(d, arrs, f"directions[{j}]") for j, d in enumerate(directions)]
@@ -329,7 +319,8 @@ def flatten_like(values: Any, arrs: list[np.ndarray], name: str) -> np.ndarray:
         raise InputError(f"`{name}` must be a sequence of arrays, one per array.")
     if len(values) != len(arrs):
         raise InputError(
-            f"`arrays` and `{name}` must have the same length ({len(arrs)} != {len(values)})."
+            f"`arrays` and `{name}` must have the same length "
+            f"({len(arrs)} != {len(values)})."
         )
     parts = []
     for i, (a, v) in enumerate(zip(arrs, values, strict=True)):

@@ -58,6 +58,7 @@ from derivcheck.fd.steps import (
 __all__ = ["EPS_FLOAT32", "EPS_FLOAT64", "Estimate", "derivative"]
 
 
+
 # Status values of an Estimate.
 STATUS_OK = "ok"  # smooth at x; the error estimate is small relative to the value
 STATUS_KINK = "kink"  # left and right slopes differ: value is their average
@@ -65,6 +66,7 @@ STATUS_KINK = "kink"  # left and right slopes differ: value is their average
 # no step resolved f at all (then error is inf)
 STATUS_INACCURATE = "inaccurate"
 STATUS_FAILED = "failed"  # f is not finite at x, or nowhere near x on both sides
+
 
 
 @dataclass(frozen=True)
@@ -192,15 +194,15 @@ def _check_arguments(
     if not isinstance(complex_step, bool):
         _validate.fail("complex_step", "True or False", complex_step)
     eps = EPS_FLOAT64 if eps is None else _validate.unit_float(eps, "eps")
-    h = (
-        relative_step(x, eps, BASE_POWER)
-        if step is None
-        else _validate.positive_float(step, "step")
+    h = relative_step(x, eps, BASE_POWER) if step is None else _validate.positive_float(
+        step, "step"
     )
     return x, representable_step(x, h), eps
 
 
-def _complex_step(f: Callable[[Any], Any], x: float, eps: float) -> tuple[Estimate | None, int]:
+def _complex_step(
+    f: Callable[[Any], Any], x: float, eps: float
+) -> tuple[Estimate | None, int]:
     """``Im f(x + i h) / h`` with a tiny ``h``; ``(None, nfev)`` when ``f`` cannot take it.
 
     A second evaluation at ``2h`` measures the truncation (``-f3(x) h**2 / 6``
@@ -229,7 +231,9 @@ def _complex_step(f: Callable[[Any], Any], x: float, eps: float) -> tuple[Estima
     return Estimate(value, error, 2, False, h, method="complex"), 2
 
 
-def _central(f: Callable[[Any], Any], x: float, h0: float, eps: float, nfev0: int) -> Estimate:
+def _central(
+    f: Callable[[Any], Any], x: float, h0: float, eps: float, nfev0: int
+) -> Estimate:
     f0 = call_f(f, x)
     if f0 != f0:
         return Estimate(math.nan, math.inf, nfev0 + 1, False, h0, status=STATUS_FAILED)
@@ -259,7 +263,9 @@ def _central(f: Callable[[Any], Any], x: float, h0: float, eps: float, nfev0: in
         # default: constant to its rounding there (log(1 + exp(t)) at t = -20
         # and step 1e-9), or constant.  Start again from the default step.
         return _central(f, x, default, eps, ladder.nfev)
-    if not first.sane or first.truncation > max(first.rounding, TARGET * eps * first.scale):
+    if not first.sane or first.truncation > max(
+        first.rounding, TARGET * eps * first.scale
+    ):
         kink_at = search(ladder, windows, j, -1)
     elif first.scale > 0.0 and first.error > UP_TRIGGER * eps * first.scale:
         # rounding dominates and is large: a larger step lowers it
@@ -290,4 +296,6 @@ def _finish(ladder: Ladder, j: int, best: Window, kink: bool | None = None) -> E
     elif best.scale > 0.0 and not error <= math.sqrt(ladder.eps) * best.scale:
         status = STATUS_INACCURATE
     step = levels(ladder, j)[0][0]
-    return Estimate(value, error, ladder.nfev, kink, step, left=left, right=right, status=status)
+    return Estimate(
+        value, error, ladder.nfev, kink, step, left=left, right=right, status=status
+    )

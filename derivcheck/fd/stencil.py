@@ -29,6 +29,7 @@ DTYPE_NAMES = {
 }
 
 
+
 # --------------------------------------------------------------------------- validation
 
 
@@ -50,10 +51,8 @@ def check_array(array: Any, name: str) -> np.ndarray:
 
 def check_eps(eps: Any, arrays: Sequence[np.ndarray]) -> float:
     if eps is None:
-        return (
-            max(float(np.finfo(a.dtype).eps) for a in arrays)
-            if arrays
-            else float(np.finfo(np.float64).eps)
+        return max(float(np.finfo(a.dtype).eps) for a in arrays) if arrays else float(
+            np.finfo(np.float64).eps
         )
     return _validate.unit_float(eps, "eps")
 
@@ -167,10 +166,8 @@ def full_estimate(
         d1 = diff[0]
         d2 = diff[1] * (hbar[0] / hbar[1])
         d4 = diff[2] * (hbar[0] / hbar[2])
-        jump = np.maximum(
-            np.abs(diff[0] - diff[1] * (hbar[0] / hbar[1])),
-            np.abs(diff[1] - diff[2] * (hbar[1] / hbar[2])),
-        )
+        jump = np.maximum(np.abs(diff[0] - diff[1] * (hbar[0] / hbar[1])),
+                          np.abs(diff[1] - diff[2] * (hbar[1] / hbar[2])))
         scale = np.maximum(np.maximum(np.abs(d1), np.abs(d2)), np.abs(d4))
         kink = (jump > KINK_NOISE * noise / hbar[0]) & (jump > KINK_RELATIVE * scale)
     return r12, error, kink, s_minus[0], s_plus[0]
@@ -184,7 +181,10 @@ def rounding_noise(eps: float, f_scale: float, sigma: float, *values: np.ndarray
     return np.maximum(NOISE_FACTOR * eps * np.maximum(scale, f_scale), NOISE_SIGMAS * sigma)
 
 
-def sigma_along(f: Callable[[], float], set_point: Callable[[float], None], f0: float) -> float:
+
+def sigma_along(
+    f: Callable[[], float], set_point: Callable[[float], None], f0: float
+) -> float:
     """ECnoise on ``f`` at ``NOISE_POINTS`` points along a path set by ``set_point(j)``."""
     values = [f0]
     for j in range(1, NOISE_POINTS + 1):

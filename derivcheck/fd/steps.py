@@ -19,7 +19,6 @@ evaluations against the backward's value, and measures the noise of ``f``
 once (ECnoise) instead of guessing it from ``|f|``.  The property test that
 both faces agree on smooth functions lives in ``tests/fd``.
 """
-
 from __future__ import annotations
 
 import itertools
@@ -49,6 +48,8 @@ NOISE_STEP = 2.0**-8
 NOISE_SEED = 20240531
 
 
+
+
 def relative_step(x: float, eps: float, power: float) -> float:
     """The relative step ``eps**power * max(1, |x|)`` (not yet representable).
 
@@ -59,6 +60,7 @@ def relative_step(x: float, eps: float, power: float) -> float:
     0.0001220703125
     """
     return eps**power * max(1.0, abs(x))
+
 
 
 def representable_step(x: float, h: float) -> float:
@@ -79,9 +81,12 @@ def representable_step(x: float, h: float) -> float:
     return s
 
 
+
 def extrapolate_linear(s1: float, g1: float, s2: float, g2: float) -> float:
     """The line through (s1, g1), (s2, g2) at s = 0 (2 g1 - g2 when s2 = 2 s1)."""
     return (s2 * g1 - s1 * g2) / (s2 - s1)
+
+
 
 
 def full_estimate_scalar(
@@ -95,13 +100,12 @@ def full_estimate_scalar(
     r24 = (p[2] * c[1] - p[1] * c[2]) / (p[2] - p[1])
     error = abs(r12 - r24) + 3.0 * noise / steps[0]
     diff = [(fp[k] - 2.0 * f0 + fm[k]) / steps[k] for k in range(3)]
-    jump = max(
-        abs(diff[0] - diff[1] * (steps[0] / steps[1])),
-        abs(diff[1] - diff[2] * (steps[1] / steps[2])),
-    )
+    jump = max(abs(diff[0] - diff[1] * (steps[0] / steps[1])),
+               abs(diff[1] - diff[2] * (steps[1] / steps[2])))
     scale = max(abs(diff[k]) * (steps[0] / steps[k]) for k in range(3))
     kink = jump > KINK_NOISE * noise / steps[0] and jump > KINK_RELATIVE * scale
     return r12, error, kink
+
 
 
 ECNOISE_GAMMA = {k: math.factorial(k) ** 2 / math.factorial(2 * k) for k in range(3, 7)}

@@ -24,6 +24,7 @@ from derivcheck.fd.steps import (
 __all__ = ["Comparison", "compare"]
 
 
+
 @dataclass
 class Comparison:
     """Per-entry verdict of :func:`compare`.
@@ -53,6 +54,7 @@ class Comparison:
     def ok(self) -> bool:
         """True when no entry is a mismatch."""
         return not bool(self.mismatch.any())
+
 
 
 # --------------------------------------------------------------------------- compare
@@ -122,9 +124,8 @@ def compare(
             "like `est.value`."
         )
     for name, v in (("rtol", rtol), ("atol", atol)):
-        if v is not None and not (
-            isinstance(v, (int, float, np.floating)) and math.isfinite(v) and v >= 0
-        ):
+        if v is not None and not (isinstance(v, (int, float, np.floating)) and math.isfinite(v)
+                                  and v >= 0):
             raise InputError(f"`{name}` must be a non-negative finite float.")
     with np.errstate(all="ignore"):
         abs_diff = np.abs(a - numeric)

@@ -105,10 +105,7 @@ def parse_claim(text: str) -> Claim:
     if latex.is_latex(text):
         latex_order, latex_expr, latex_steps = latex.parse_latex_claim(text)
         return Claim(
-            expr=latex_expr,
-            claimed=latex_steps[-1],
-            wrt=latex_order[-1],
-            text=text,
+            expr=latex_expr, claimed=latex_steps[-1], wrt=latex_order[-1], text=text,
             steps=tuple(latex_steps) if len(latex_steps) > 1 else (),
             order=tuple(latex_order) if len(latex_order) > 1 else (),
         )
@@ -144,12 +141,8 @@ def parse_claim(text: str) -> Claim:
     parser.label = "claimed derivative"
     steps = tuple(parser.expression(side, at + 1) for at, side in zip(equals, sides, strict=True))
     return Claim(
-        expr=expr,
-        claimed=steps[-1],
-        wrt=wrt,
-        text=text,
-        steps=steps if len(steps) > 1 else (),
-        order=tuple(order) if len(order) > 1 else (),
+        expr=expr, claimed=steps[-1], wrt=wrt, text=text,
+        steps=steps if len(steps) > 1 else (), order=tuple(order) if len(order) > 1 else (),
         notes=tuple(parser.notes),
     )
 
@@ -247,11 +240,9 @@ def _higher_prefix(text: str, left: str) -> tuple[list[tuple[str, int]], int] | 
         power = _POWER_TAIL.match(text, end)
         times = 1
         if power is not None:
-            times = (
-                int(power.group("n"))
-                if power.group("n")
-                else _SUPERSCRIPT_DIGITS[power.group("sup")]
-            )
+            times = int(power.group("n")) if power.group("n") else _SUPERSCRIPT_DIGITS[
+                power.group("sup")
+            ]
             end = power.end()
         variables += [(name, d.end())] * times
         i = end

@@ -81,6 +81,7 @@ def is_sympy_function(name: str) -> bool:
     return callable(obj)
 
 
+
 def is_condition(node: ast.AST) -> bool:
     """Does this node read as a condition (comparison, and/or/not, True/False)?"""
     if isinstance(node, (ast.Compare, ast.BoolOp)):
@@ -97,6 +98,7 @@ def decimal(digits: str, exponent: int) -> sympy.Rational:
     if exponent >= 0:
         return sympy.Rational(int(digits) * 10**exponent)
     return sympy.Rational(int(digits), 10**-exponent)
+
 
 
 class Converter:

@@ -28,6 +28,7 @@ Examples
 Piecewise((1, x > y), (0, True))
 """
 
+
 from __future__ import annotations
 
 import ast
@@ -171,6 +172,7 @@ def parse_symbol(name: str | sympy.Symbol, *, what: str = "wrt") -> sympy.Symbol
     return sympy.Symbol(normal, real=True)
 
 
+
 def argument_label(what: str) -> str:
     if what == "expression" or not what.isidentifier():
         return what
@@ -197,6 +199,7 @@ def realify(expr: sympy.Expr) -> sympy.Expr:
     return expr
 
 
+
 def deeper_than(expr: sympy.Basic, limit: int) -> bool:
     """Is the expression tree deeper than `limit`?  Iterative: no recursion."""
     stack: list[tuple[sympy.Basic, int]] = [(expr, 1)]
@@ -206,6 +209,7 @@ def deeper_than(expr: sympy.Basic, limit: int) -> bool:
             return True
         stack.extend((arg, depth + 1) for arg in node.args)
     return False
+
 
 
 class Parser(Scanner, Converter):

@@ -65,7 +65,11 @@ def _parse_side(text: str, full: str, at: int) -> sympy.Expr:
 
 def _argument_size(expr: sympy.Basic) -> int:
     """The size of every function's arguments: the common reading keeps them small."""
-    return sum(sympy.count_ops(arg) + 1 for f in expr.atoms(sympy.Function) for arg in f.args)
+    return sum(
+        sympy.count_ops(arg) + 1
+        for f in expr.atoms(sympy.Function)
+        for arg in f.args
+    )
 
 
 def _whitelisted(expr: sympy.Basic, full: str, at: int) -> sympy.Expr:
@@ -107,8 +111,7 @@ def parse_latex_claim(text: str) -> tuple[list[sympy.Symbol], sympy.Expr, list[s
     if prefix is None:
         raise InputError(
             r"a LaTeX claim starts with \frac{d}{dx} or \frac{\partial}{\partial x}",
-            text=text,
-            position=0,
+            text=text, position=0,
         )
     order = int(prefix.group("n") or 1)
     variables: list[sympy.Symbol] = []
@@ -118,8 +121,7 @@ def parse_latex_claim(text: str) -> tuple[list[sympy.Symbol], sympy.Expr, list[s
     if len(variables) != order:
         raise ParseError(
             "LaTeX: the variables below the fraction do not match its order",
-            text=text,
-            position=prefix.start("den"),
+            text=text, position=prefix.start("den"),
         )
     equals = _top_level_equals(text)
     if not equals:

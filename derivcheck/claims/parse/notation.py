@@ -295,10 +295,9 @@ class _Writer:
         if j >= hi:
             return
         following = self.tokens[j]
-        if (
-            following.kind in ("name", "number", "root", "open")
-            and not (following.kind == "name" and following.text in _KEYWORDS)
-        ) or (following.kind == "bar" and self.closing_bar(j) < hi):
+        if (following.kind in ("name", "number", "root", "open") and not (
+            following.kind == "name" and following.text in _KEYWORDS
+        )) or (following.kind == "bar" and self.closing_bar(j) < hi):
             self.emit("*", following.start)
 
     def name(self, k: int, hi: int) -> int:
@@ -314,10 +313,8 @@ class _Writer:
             self.kind(j) == "sup" or (self.kind(j) == "op" and self.tokens[j].text == "^")
         )
         is_variable = text in self.variables
-        if (
-            function is not None
-            and (followed_by_argument or power_follows)
-            and not (is_variable and text not in KNOWN_FUNCTIONS)
+        if function is not None and (followed_by_argument or power_follows) and not (
+            is_variable and text not in KNOWN_FUNCTIONS
         ):
             return self.apply(function, k, k + 1, hi, base=base, shown=text)
         if text in ("π",):
@@ -344,7 +341,7 @@ class _Writer:
         match = _LOG_BASE.match(text)
         if match is not None:
             return "log", (None if match.group(1) == "e" else int(match.group(1)))
-        if text == "log_":
+        if text == "log_" :
             return "log", -1  # the base follows in braces: log_{10}
         name = ALIASES.get(text, text)
         if name == "sigmoid" and text == "σ" and "σ" in self.variables:
@@ -430,13 +427,12 @@ def _reads_as_code(text: str, tokens: list[_Token]) -> bool:
     """Python keywords (other than a condition's), quotes, or a prime that is not
     ``f'(u)``: left exactly as typed, so the parser names the construct it refuses."""
     if '"' in text or any(
-        t.kind == "name" and t.text in _KEYWORDS and t.text not in _CONDITION_WORDS for t in tokens
+        t.kind == "name" and t.text in _KEYWORDS and t.text not in _CONDITION_WORDS
+        for t in tokens
     ):
         return True
     if any(
-        t.kind == "op"
-        and t.text in _PRIMES
-        and not _PRIME_CALL.match(text, t.start)
+        t.kind == "op" and t.text in _PRIMES and not _PRIME_CALL.match(text, t.start)
         and not (t.start > 0 and text[t.start - 1] in _PRIMES)
         for t in tokens
     ):
@@ -447,11 +443,8 @@ def _reads_as_code(text: str, tokens: list[_Token]) -> bool:
             after_term = k > 0 and tokens[k - 1].kind in ("name", "close", "number")
             if after_term and tokens[k - 1].text == "log_":
                 continue  # log_{10}: a base
-            if (
-                after_term
-                and k + 2 < len(tokens)
-                and tokens[k + 1].kind == "number"
-                and (tokens[k + 2].kind == "close")
+            if after_term and k + 2 < len(tokens) and tokens[k + 1].kind == "number" and (
+                tokens[k + 2].kind == "close"
             ):
                 return True  # x[0]: a subscript
             depth = 0

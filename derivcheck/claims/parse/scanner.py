@@ -73,6 +73,7 @@ class Normalized:
         self.origin.extend([position] * len(piece))
 
 
+
 class Scanner:
     """The scanning half of the parser: a mixin of
     :class:`~derivcheck.claims.parse.expression.Parser`, which provides `fail`."""

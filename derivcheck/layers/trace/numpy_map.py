@@ -524,7 +524,9 @@ def _array_functions() -> dict[Any, Callable[..., Any]]:
     def allclose(trace: Trace, a: Any, b: Any, *args: Any, **kw: Any) -> Any:
         return np.allclose(values_of(trace, a), values_of(trace, b), *args, **kw)
 
-    def norm(trace: Trace, x: Any, ord: Any = None, axis: Any = None, keepdims: Any = False) -> Any:
+    def norm(
+        trace: Trace, x: Any, ord: Any = None, axis: Any = None, keepdims: Any = False
+    ) -> Any:
         if ord is not None and ord != "fro":
             raise TraceError(
                 f"numpy.linalg.norm with ord={ord!r} is not supported on traced arrays"
