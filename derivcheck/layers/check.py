@@ -61,6 +61,7 @@ from derivcheck.layers.adapters import (
 from derivcheck.layers.base import MAX_FAILURES_PER_TENSOR
 from derivcheck.layers.contracts import Contracts
 from derivcheck.layers.diagnose import diagnose
+from derivcheck.layers.held import HeldParamsLayer, needs_wrapper
 from derivcheck.layers.jacobian import check_jacobian
 from derivcheck.layers.report import Failure, LayerReport, TensorCheck
 from derivcheck.layers.state import Snapshot, generator_state, same_state
@@ -176,7 +177,8 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
         )
         before = {name: getattr(layer, name) for name in candidates}
         if self.y_true is None:
-            ad.pass_training = takes_training(layer.forward, ad.forward_kwargs)
+            forward = layer.inner_forward if isinstance(layer, HeldParamsLayer) else layer.forward
+            ad.pass_training = takes_training(forward, ad.forward_kwargs)
         self._freeze_randomness()
 
         # first forward: what kind of object is this, and what does forward touch?  Does it
@@ -255,7 +257,11 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
 
     def _freeze_randomness(self) -> None:
         gens = []
-        for value in vars(self.layer).values() if hasattr(self.layer, "__dict__") else ():
+        owners = [self.layer]
+        if isinstance(self.layer, HeldParamsLayer):
+            owners.append(self.layer._dc_layer)
+        values = [v for owner in owners if hasattr(owner, "__dict__") for v in vars(owner).values()]
+        for value in values:
             if isinstance(value, np.random.Generator | np.random.RandomState):
                 gens.append((value, generator_state(value)))
         self.adapter.generators = gens
@@ -343,11 +349,16 @@ def check_layer(
         float32 inputs and parameters get float32 steps and tolerances.
     y_true : array_like, optional
         Targets, sparse or one-hot; giving them means ``layer`` is a loss.
-    params : list of str, optional
-        The parameter attributes.  Default: the floating-point arrays the layer
-        holds before the check that forward reads (an array the output does
-        not depend on and that has no gradient, such as an optimizer cache,
-        is ignored with a note).
+    params : list of str, or dict of arrays, optional
+        The parameter attributes (a name may be a dict attribute: its arrays),
+        or a mapping ``{name: array}`` of the very arrays forward reads, for
+        parameters kept anywhere else.  Default: the floating-point arrays the
+        layer holds before the check that forward reads, and those in a
+        ``params`` or ``parameters`` dict (an array the output does not depend
+        on and that has no gradient, such as an optimizer cache, is ignored
+        with a note).  Gradients are found as ``d<name>``, ``d<Name>``,
+        ``grad_<name>``, ``<name>_grad``, in a ``grads``/``gradients`` dict, or
+        in what backward returns.
     reference : {"numeric", "symbolic", "both"}
         What the backward is compared with: central differences, exact SymPy
         derivatives of the traced forward (small layers only; the numeric
@@ -421,6 +432,11 @@ def check_layer(
             )
         subject = type(layer).__name__
         layer = CombinedWithoutForward(layer)
+    if needs_wrapper(layer, params):
+        # parameters in a params/parameters dict, or given as a mapping of arrays
+        subject = subject or type(layer).__name__
+        layer = HeldParamsLayer(layer, params)
+        params = layer.param_names if params is not None else None
     x, labels = _check_arguments(
         layer, inputs, y_true, params, reference, mode, seed, rtol, atol, forward_kwargs, penalty
     )

@@ -40,6 +40,8 @@ class Snapshot:
 
     def __init__(self, root: Any) -> None:
         self.items: list[tuple[Any, dict[str, Any], dict[str, np.ndarray]]] = []
+        # dicts an object holds (params, grads, options): their entries, and arrays' bits
+        self.dicts: list[tuple[dict[Any, Any], dict[Any, Any], dict[Any, np.ndarray]]] = []
         self.generators: list[tuple[Any, Any]] = []
         self._visit(root, 0, set())
         self.random_state = np.random.get_state()
@@ -57,6 +59,14 @@ class Snapshot:
                 self.generators.append((value, value.bit_generator.state))
             elif isinstance(value, np.random.RandomState):
                 self.generators.append((value, value.get_state()))
+            elif isinstance(value, dict) and len(value) <= 256:
+                self.dicts.append(
+                    (
+                        value,
+                        dict(value),
+                        {k: v.copy() for k, v in value.items() if isinstance(v, np.ndarray)},
+                    )
+                )
             elif isinstance(value, list | tuple):
                 for item in value[:64]:
                     self._visit(item, depth + 1, seen)
@@ -73,6 +83,12 @@ class Snapshot:
                 original = attrs[key]
                 if original.tobytes() != saved.tobytes() and original.flags.writeable:
                     np.copyto(original, saved)
+        for d, entries, arrays in self.dicts:
+            if len(d) != len(entries) or any(d.get(k, d) is not v for k, v in entries.items()):
+                d.clear()
+                d.update(entries)
+            for key, saved in arrays.items():
+                put_back(entries[key], saved)
         for gen, state in self.generators:
             set_generator_state(gen, state)
         if not self.global_random_unchanged():
