@@ -287,8 +287,18 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
                     self.x if t.name == "inputs" else None,
                     outputs=0 if self.adapter.is_layer else self.x.shape[-1],
                     indices=self._index_arrays(),
+                    values=None if t.name == "inputs" else t.array,
+                    batch_axis=self._batch_axis(t),
                 )
                 self._entry_failures(check)
+
+    def _batch_axis(self, t: Tensor) -> bool:
+        """Whether ``t``'s first axis is the samples: the inputs, or a function's first
+        differentiated argument."""
+        if t.name == "inputs":
+            return True
+        wrt = vars(self.layer).get("_dc_wrt")
+        return bool(wrt) and wrt[0][0] == 0 and wrt[0][1] == t.name
 
     def _index_arrays(self) -> list[np.ndarray]:
         """Integer arrays forward indexes with (an embedding's ids): the inputs, or a function's

@@ -39,14 +39,113 @@ def diagnose(
     *,
     outputs: int = 0,
     indices: Sequence[np.ndarray] = (),
+    values: np.ndarray | None = None,
+    batch_axis: bool = False,
 ) -> str | None:
-    """One line naming the likely cause of the mismatches, when one fits."""
-    found = _diagnose(check, batch, inputs, outputs=outputs)
-    if found is None:
-        found = diagnose_repeated_index(check, indices)
-    if found is None:
-        found = diagnose_small_relative(check)
-    return found
+    """One line naming the likely cause of the mismatches, when one fits.
+
+    ``indices`` are integer arrays forward indexes with (ids, labels); ``values`` is the
+    array differentiated (a parameter); ``batch_axis`` says the first axis is the samples.
+    Each diagnosis is a statement about the computed arrays that was verified entry by
+    entry, then a likely cause.
+    """
+    assert check.analytic is not None
+    if not np.any(check.checked):
+        return None
+    for step in (
+        lambda: diagnose_repeated_index(check, indices),
+        lambda: _diagnose(check, batch, inputs, outputs=outputs),
+        lambda: diagnose_label_entries(check, indices),
+        lambda: diagnose_proportional(check, values),
+        lambda: diagnose_same_for_every_sample(check) if batch_axis else None,
+        lambda: diagnose_where_numeric_zero(check),
+        lambda: diagnose_small_relative(check),
+    ):
+        found = step()
+        if found is not None:
+            return found
+    return None
+
+
+def _difference(check: TensorCheck) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BACKWARD - NUMERIC, its tolerance, and the usable entries (checked, not at a kink)."""
+    assert check.analytic is not None
+    use = check.checked & ~check.kink
+    diff = np.asarray(check.analytic, dtype=np.float64) - np.nan_to_num(check.numeric)
+    tol = np.nan_to_num(check.tol, nan=0.0) + 4 * np.nan_to_num(check.error, nan=0.0)
+    return diff, tol, use
+
+
+def diagnose_proportional(check: TensorCheck, values: np.ndarray | None) -> str | None:
+    """BACKWARD - NUMERIC = c * the parameter itself: an L2 term missing, doubled, scaled."""
+    if values is None or np.shape(values) != check.shape or not np.all(check.checked):
+        return None
+    diff, tol, use = _difference(check)
+    w = np.asarray(values, dtype=np.float64)
+    big = use & (np.abs(w) > 1e-12 * max(1.0, float(np.max(np.abs(w)))))
+    if np.count_nonzero(big) < 2:
+        return None
+    c = float(np.median(diff[big] / w[big]))
+    if c == 0 or not np.all(np.abs(diff - c * w)[use] <= 2 * tol[use] + 1e-6 * np.abs(c * w)[use]):
+        return None
+    return (
+        f"Diagnosis: BACKWARD - NUMERIC is {c:.4g} × {check.wrt} everywhere: a term proportional "
+        f"to {check.wrt} is missing, extra or scaled wrongly -- an L2 regularisation gradient "
+        "(2λ·w for λ·Σw²) left out, doubled or halved."
+    )
+
+
+def diagnose_same_for_every_sample(check: TensorCheck) -> str | None:
+    """BACKWARD - NUMERIC does not depend on the sample: a batch-wide term is off."""
+    if check.analytic is None or check.analytic.ndim < 2 or check.shape[0] < 2:
+        return None
+    diff, tol, use = _difference(check)
+    if not np.all(use):
+        return None
+    typical = np.median(diff, axis=0, keepdims=True)
+    if not np.all(np.abs(diff - typical) <= 2 * tol) or np.all(np.abs(typical) <= tol):
+        return None
+    return (
+        f"Diagnosis: BACKWARD - NUMERIC is the same for every sample ({check.name}[i, ...] - "
+        f"numeric[i, ...] does not depend on i): a term shared by the whole batch is missing "
+        "or extra, such as the gradient through a mean over the batch."
+    )
+
+
+def diagnose_where_numeric_zero(check: TensorCheck) -> str | None:
+    """Wrong only where the output does not depend on the entry at all."""
+    _, tol, use = _difference(check)
+    bad = check.mismatch
+    n = np.nan_to_num(check.numeric)
+    zero = np.abs(n) <= tol
+    if not np.any(bad) or not np.all(zero[bad]) or np.count_nonzero(zero & use) == use.sum():
+        return None
+    return (
+        f"Diagnosis: {check.name} is wrong only where the numeric gradient is 0 "
+        f"({int(np.count_nonzero(bad))} entries the output does not depend on): the backward "
+        "passes gradient to entries that do not reach the output (a mask, an argmax or a "
+        "window not applied)."
+    )
+
+
+def diagnose_label_entries(check: TensorCheck, indices: Sequence[np.ndarray]) -> str | None:
+    """Wrong only at (i, y[i]): the term of each sample's true class."""
+    if check.analytic is None or check.analytic.ndim != 2:
+        return None
+    bad = {tuple(int(v) for v in i) for i in np.argwhere(check.mismatch)}
+    rows, cols = check.shape
+    for labels in indices:
+        y = np.asarray(labels)
+        if y.ndim != 1 or len(y) != rows or y.min() < 0 or y.max() >= cols:
+            continue
+        true_class = {(i, int(y[i])) for i in range(rows)}
+        if bad and bad <= true_class and 2 * len(bad) >= len(true_class):
+            return (
+                f"Diagnosis: only the entries of each sample's true class ({check.name}[i, y[i]]) "
+                "are wrong: the correct class's own term is missing or wrong (it appears in "
+                "every other class's term too)."
+            )
+    return None
 
 
 def diagnose_repeated_index(check: TensorCheck, indices: Sequence[np.ndarray]) -> str | None:
