@@ -159,12 +159,11 @@ class Adapter:
 
 def is_combined_without_forward(obj: Any) -> bool:
     """The book's chapter 19–22 softmax + cross-entropy: a fused backward, no forward."""
-    name = type(obj).__name__.lower().replace("_", "")
+    names = [k.__name__.lower().replace("_", "") for k in type(obj).__mro__]
     return (
         not callable(getattr(obj, "forward", None))
         and callable(getattr(obj, "backward", None))
-        and "softmax" in name
-        and "crossentropy" in name
+        and any("softmax" in name and "crossentropy" in name for name in names)
     )
 
 

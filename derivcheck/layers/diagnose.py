@@ -85,6 +85,9 @@ def diagnose_proportional(check: TensorCheck, values: np.ndarray | None) -> str 
     big = use & (np.abs(w) > 1e-12 * max(1.0, float(np.max(np.abs(w)))))
     if np.count_nonzero(big) < 2:
         return None
+    n = np.nan_to_num(check.numeric)
+    if not np.any((np.abs(n) > tol)[use]):
+        return None  # the numeric gradient is 0: nothing is "missing a term" of it
     c = float(np.median(diff[big] / w[big]))
     if c == 0 or not np.all(np.abs(diff - c * w)[use] <= 2 * tol[use] + 1e-6 * np.abs(c * w)[use]):
         return None
