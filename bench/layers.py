@@ -12,7 +12,12 @@ All on the book's ``Layer_Dense`` (float64), the probe ``sum(output * G)``:
 (c) batch 32, 784 -> 128 (100k parameters): directional detection time (the engine
     driven directly, and ``check_layer`` on the correct layer) and localisation time
     of a 1 % single-entry bug (``check_layer`` on the buggy layer, minus detection),
-    index found vs planted.
+    index found vs planted;
+(d) every CS231n-style functional example (``check_function`` /
+    ``check_value_and_grad``, reference="numeric"), beside torch gradcheck of the
+    same numpy functions wrapped in a ``torch.autograd.Function`` (target <= 100 ms);
+(e) ``check_model`` of the chapter-19 model (784 -> 128 -> 128 -> 10, batch 32) and of a
+    small classifier, correct and with a broken ReLU (target <= 1 s).
 
 Times are the best of a few repeats (the machine may be shared).  Figures
 only, no assertions.  BLAS threads default to 1 (``OPENBLAS_NUM_THREADS``,
@@ -259,6 +264,81 @@ def main() -> None:
     t_auto, rep_auto = best_of(lambda: dc.check_layer(big_ok, xbo, seed=SEED), 3)
     row("check_layer(mode='auto'), correct layer", f"{t_auto * 1e3:.1f} ms",
         f"ok={rep_auto.ok}, checked={sum(rep_auto.checked.values())} entries one by one")
+
+    functional_and_models()
+
+
+def torch_gradcheck_function(forward: Any, backward: Any, args: tuple) -> bool:
+    """torch gradcheck of a numpy forward/backward pair, float arguments differentiated."""
+    pos = [i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+
+    class Fn(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, *tensors):  # type: ignore[override]
+            call = list(args)
+            for i, t in zip(pos, tensors, strict=True):
+                call[i] = t.detach().numpy()
+            result = forward(*call)
+            ctx.cache = result[-1]
+            return torch.from_numpy(np.asarray(result[0]))
+
+        @staticmethod
+        def backward(ctx, dout):  # type: ignore[override]
+            grads = backward(dout.numpy(), ctx.cache)
+            grads = [grads] if isinstance(grads, np.ndarray) else list(grads)
+            return tuple(torch.from_numpy(np.asarray(g)) for g in grads)
+
+    tensors = [torch.tensor(args[i], requires_grad=True) for i in pos]
+    return bool(torch.autograd.gradcheck(Fn.apply, tensors, raise_exception=False))
+
+
+def functional_and_models() -> None:
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from derivcheck.examples import broken as book_broken
+    from derivcheck.examples import cs231n
+    from derivcheck.examples.book_model import book_classifier
+    from tests.layers.cs231n_cases import cases
+
+    print("\n(d) functional examples, check_function(reference='numeric') (target <= 100 ms)")
+    single_output = {"affine", "relu", "batchnorm", "layernorm", "conv", "max_pool", "rnn"}
+    for name, (forward, backward, args) in cases().items():
+        t, rep = best_of(lambda f=forward, b=backward, a=args: dc.check_function(f, b, *a), 3)
+        note = f"ok={rep.ok}, {sum(rep.checked.values())} entries one by one"
+        if torch is not None and name in single_output:
+            t_t, ok_t = best_of(
+                lambda f=forward, b=backward, a=args: torch_gradcheck_function(f, b, a), 2
+            )
+            note += f"; torch gradcheck {t_t * 1e3:.1f} ms (ok={ok_t}), ratio {t_t / t:.1f}x"
+        row(f"  {name}", f"{t * 1e3:.1f} ms", note)
+    rng = np.random.default_rng(SEED)
+    x, y = rng.normal(size=(32, 10)), rng.integers(0, 10, size=32)
+    for fun in (cs231n.softmax_loss, cs231n.svm_loss):
+        t, rep = best_of(lambda f=fun: dc.check_value_and_grad(f, x, y), 3)
+        row(f"  {fun.__name__} (32 x 10)", f"{t * 1e3:.1f} ms", f"ok={rep.ok}")
+    net = cs231n.TwoLayerNet(input_dim=20, hidden_dim=16, num_classes=10, reg=0.1)
+    X = rng.normal(size=(32, 20))
+    t, rep = best_of(lambda: dc.check_value_and_grad(net.loss, X, y, params=net.params), 3)
+    row("  TwoLayerNet.loss, params dict (20-16-10)", f"{t * 1e3:.1f} ms", f"ok={rep.ok}")
+
+    print("\n(e) check_model, the book's Model (target <= 1 s for the chapter-19 model)")
+    Xm = rng.normal(size=(32, 784))
+    ym = rng.integers(0, 10, size=32)
+    model = book_classifier(n_inputs=784, hidden=128, classes=10, seed=SEED)
+    t, rep = best_of(lambda: dc.check_model(model, Xm, ym), 2)
+    modes = ", ".join("directional" if "probes" in r.strategy else "full" for r in rep.layers)
+    row("  784-128-128-10, batch 32, correct", f"{t * 1e3:.0f} ms",
+        f"ok={rep.ok}, strategies: {modes}")
+    bad = book_classifier(n_inputs=784, hidden=128, classes=10, seed=SEED,
+                          relu=book_broken.ReLU_MaskFromDvalues)
+    t, rep = best_of(lambda: dc.check_model(bad, Xm, ym), 2)
+    row("  784-128-128-10, broken ReLU", f"{t * 1e3:.0f} ms",
+        f"ok={rep.ok}, first_wrong={rep.first_wrong}")
+    small = book_classifier(n_inputs=4, hidden=16, classes=3, seed=SEED)
+    Xs, ys = rng.normal(size=(32, 4)), rng.integers(0, 3, size=32)
+    t, rep = best_of(lambda: dc.check_model(small, Xs, ys), 3)
+    row("  4-16-16-3, batch 32, correct", f"{t * 1e3:.0f} ms", f"ok={rep.ok}")
 
 
 if __name__ == "__main__":

@@ -163,6 +163,9 @@ def run_demo(seed: int = 0, as_json: bool = False) -> bool:
     as_expected &= all(r.ok for _, r in layer_reports) and not any(r.ok for _, r in broken_reports)
     out["layers"] = {name: r.to_dict() for name, r in layer_reports}
     out["broken_layers"] = {name: r.to_dict() for name, r in broken_reports}
+    model_report = _model_demo(seed)
+    as_expected &= not model_report.ok and model_report.first_wrong == BROKEN_MODEL_LAYER
+    out["model"] = model_report.to_dict()
     out["as_expected"] = as_expected
 
     if as_json:
@@ -191,8 +194,30 @@ def run_demo(seed: int = 0, as_json: bool = False) -> bool:
         print(f"{name}: {'CAUGHT' if not layer_report.ok else 'MISSED'}")
         print(_indent(str(layer_report)))
         print()
+    _section("A whole model (chapters 19-22): check_model names the first wrong layer")
+    print(_indent(str(model_report)))
+    print()
     print("demo:", "every verdict as expected" if as_expected else "SOME VERDICTS WERE WRONG")
     return as_expected
+
+
+#: the index, in the demo's model, of the layer whose backward is broken (the second ReLU)
+BROKEN_MODEL_LAYER = 3
+
+
+def _model_demo(seed: int) -> Any:
+    """The book's classifier on the spiral data, its second ReLU's backward broken."""
+    from derivcheck.examples import book, broken
+    from derivcheck.examples.book_model import book_classifier
+    from derivcheck.examples.network import spiral_data
+    from derivcheck.layers.model import check_model
+
+    X, y = spiral_data(samples=8, classes=3, seed=seed)
+    model = book_classifier(n_inputs=2, hidden=8, classes=3, seed=seed)
+    model.layers[BROKEN_MODEL_LAYER] = broken.ReLU_MaskFromDvalues()
+    assert isinstance(model.layers[1], book.Activation_ReLU)
+    model.finalize()
+    return check_model(model, X, y, seed=seed)
 
 
 def _section(title: str) -> None:

@@ -28,7 +28,6 @@ True
 
 from __future__ import annotations
 
-import inspect
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -37,119 +36,20 @@ import numpy as np
 
 from derivcheck.errors import InputError
 from derivcheck.layers.adapters import ConventionError
+from derivcheck.layers.arguments import (
+    RESERVED,
+    PassThrough,
+    argument_names,
+    describe,
+    full_limit,
+    is_float_array,
+    positional_count,
+    resolve_wrt,
+)
 from derivcheck.layers.check import check_options, run_check
 from derivcheck.layers.report import LayerReport
-from derivcheck.layers.state import put_back
 
 __all__ = ["check_function", "check_value_and_grad"]
-
-#: attribute names a wrapper uses itself; an argument so named is stored with a trailing "_"
-RESERVED = frozenset({"inputs", "output", "dinputs", "forward", "backward"})
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape} and dtype {value.dtype}"
-    if isinstance(value, tuple | list):
-        kinds = ", ".join(type(v).__name__ for v in value[:6])
-        return f"a {type(value).__name__} of {len(value)} ({kinds})"
-    return f"a {type(value).__name__}"
-
-
-def argument_names(fun: Callable[..., Any], n: int) -> list[str]:
-    """The names of ``fun``'s first ``n`` positional parameters (``arg<i>`` past them)."""
-    try:
-        params = [
-            p
-            for p in inspect.signature(fun).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-    except (TypeError, ValueError):
-        params = []
-    names = [p.name for p in params[:n]]
-    return names + [f"arg{i}" for i in range(len(names), n)]
-
-
-def _positional_count(fun: Callable[..., Any]) -> int | None:
-    """How many positional arguments ``fun`` takes; None when it takes ``*args`` or is opaque."""
-    try:
-        params = list(inspect.signature(fun).parameters.values())
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
-        return None
-    return sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
-
-
-def _is_float_array(value: Any) -> bool:
-    return isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.size > 0
-
-
-def resolve_wrt(wrt: Any, args: Sequence[Any], names: list[str], default: list[int]) -> list[int]:
-    """Positions of the differentiated arguments; an InputError names a bad choice."""
-    if wrt is None:
-        return default
-    items = [wrt] if isinstance(wrt, str | int) else list(wrt)
-    positions = []
-    for item in items:
-        if isinstance(item, bool) or not isinstance(item, str | int):
-            raise InputError(f"`wrt` takes argument names or positions, got {item!r}.")
-        if isinstance(item, str):
-            if item not in names:
-                raise InputError(
-                    f"`wrt`: the function has no argument {item!r}; its arguments are "
-                    f"{', '.join(names)}."
-                )
-            pos = names.index(item)
-        else:
-            if not -len(args) <= item < len(args):
-                raise InputError(f"`wrt`: position {item} is out of range ({len(args)} arguments).")
-            pos = item % len(args)
-        if not _is_float_array(args[pos]):
-            raise InputError(
-                f"`wrt`: argument {names[pos]!r} is {_describe(args[pos])}; only non-empty "
-                "floating-point arrays can be differentiated."
-            )
-        if pos in positions:
-            raise InputError(f"`wrt` names argument {names[pos]!r} twice.")
-        positions.append(pos)
-    return positions
-
-
-class PassThrough:
-    """The arguments that are not differentiated, as given: restorable bit for bit (the
-    arrays inside a dict included), so a forward that updates ``bn_param`` in place sees
-    the same dict on every call, and the user gets it back unchanged."""
-
-    def __init__(self, values: Sequence[Any]) -> None:
-        self.arrays: list[tuple[np.ndarray, np.ndarray]] = []
-        self.dicts: list[tuple[dict[Any, Any], dict[Any, Any]]] = []
-        self.lists: list[tuple[list[Any], list[Any]]] = []
-        for value in values:
-            self._save(value, depth=0)
-
-    def _save(self, value: Any, depth: int) -> None:
-        if isinstance(value, np.ndarray):
-            self.arrays.append((value, value.copy()))
-        elif isinstance(value, dict) and depth < 2:
-            self.dicts.append((value, dict(value)))
-            for item in value.values():
-                self._save(item, depth + 1)
-        elif isinstance(value, list) and depth < 2:
-            self.lists.append((value, list(value)))
-            for item in value[:64]:
-                self._save(item, depth + 1)
-
-    def restore(self) -> None:
-        for d, saved in self.dicts:
-            if len(d) != len(saved) or any(d.get(k, d) is not v for k, v in saved.items()):
-                d.clear()
-                d.update(saved)
-        for lst, items in self.lists:
-            if len(lst) != len(items) or any(a is not b for a, b in zip(lst, items, strict=True)):
-                lst[:] = items
-        for arr, saved_arr in self.arrays:
-            put_back(arr, saved_arr)
 
 
 def _attribute(name: str) -> str:
@@ -186,7 +86,7 @@ class FunctionLayer:
         d["_dc_wrt"] = [(pos, _attribute(names[pos])) for pos in wrt]
         d["_dc_default"] = [_attribute(names[pos]) for pos in default]
         d["_dc_state"] = PassThrough([a for i, a in enumerate(args) if i not in wrt])
-        n_back = _positional_count(backward)
+        n_back = positional_count(backward)
         d["_dc_outputs"] = None if n_back is None else max(1, n_back - 1)
         d["_dc_cache"] = None
         d["_dc_has_cache"] = False
@@ -220,7 +120,7 @@ class FunctionLayer:
             k = self._dc_outputs if self._dc_outputs is not None else len(result) - 1
             if len(result) != k + 1:
                 raise ConventionError(
-                    f"{name} returned {_describe(result)}; the backward takes {k} upstream "
+                    f"{name} returned {describe(result)}; the backward takes {k} upstream "
                     f"gradient(s) and a cache, so {k + 1} items were expected: "
                     f"(out{'_1, ..., out_' + str(k) if k > 1 else ''}, cache)."
                 )
@@ -230,7 +130,7 @@ class FunctionLayer:
                 np.asarray(out).dtype.kind not in "fiub" and np.asarray(out).dtype != object
             ):
                 raise ConventionError(
-                    f"{name} returned {_describe(out)} as output {i + 1}; an array was expected."
+                    f"{name} returned {describe(out)} as output {i + 1}; an array was expected."
                 )
         return outs, cache, has_cache
 
@@ -253,7 +153,7 @@ class FunctionLayer:
         wanted = self.param_names
         if not isinstance(grads, tuple | list):
             raise ConventionError(
-                f"{name} returned {_describe(result)}; expected the gradients of "
+                f"{name} returned {describe(result)}; expected the gradients of "
                 f"{', '.join(wanted)} (a tuple, or one array)."
             )
         if len(grads) == len(wanted):
@@ -363,7 +263,7 @@ class ValueGradLayer:
         name = getattr(self._dc_fun, "__name__", "fun")
         if not isinstance(result, tuple | list) or len(result) != 2:
             raise ConventionError(
-                f"{name} returned {_describe(result)}; expected (value, grad), "
+                f"{name} returned {describe(result)}; expected (value, grad), "
                 "(value, (grad_1, ...)) or (value, {name: grad})."
             )
         value, grads = result
@@ -373,7 +273,7 @@ class ValueGradLayer:
             or np.size(value) != 1
         ):
             raise ConventionError(
-                f"{name} returned {_describe(value)} as its value; a scalar was expected."
+                f"{name} returned {describe(value)} as its value; a scalar was expected."
             )
         out = np.asarray(value)
         if out.dtype.kind in "iub":
@@ -402,7 +302,7 @@ class ValueGradLayer:
         else:
             labels = ", ".join(label for _, label in wanted)
             raise ConventionError(
-                f"{name} returned {_describe(grads)} as its gradient(s); expected the "
+                f"{name} returned {describe(grads)} as its gradient(s); expected the "
                 f"gradient{'s' if len(wanted) > 1 else ''} of {labels}."
             )
         for attr, g in found.items():
@@ -462,7 +362,11 @@ def check_function(
         ``conv_param`` or ``bn_param``) passes through unchanged, and is put back
         as it was before each call and after the check.
     reference, mode, seed, rtol, atol, progress
-        As for :func:`~derivcheck.layers.check.check_layer`.
+        As for :func:`~derivcheck.layers.check.check_layer`, except that
+        ``mode="auto"`` decides by cost: every entry one by one while that takes
+        about :data:`~derivcheck.layers.arguments.FULL_SECONDS` of forward calls (at least
+        :data:`~derivcheck.layers.arguments.FULL_FLOOR`
+        entries), directional probes above.
 
     Returns
     -------
@@ -480,12 +384,12 @@ def check_function(
     """
     for label, fn in (("forward", forward), ("backward", backward)):
         if not callable(fn):
-            raise InputError(f"`{label}` must be callable, got {_describe(fn)}.")
+            raise InputError(f"`{label}` must be callable, got {describe(fn)}.")
     if not args:
         raise InputError("check_function needs the arguments to call forward with.")
     check_options(reference, mode, seed, rtol, atol)
     names = argument_names(forward, len(args))
-    default = [i for i, a in enumerate(args) if _is_float_array(a)]
+    default = [i for i, a in enumerate(args) if is_float_array(a)]
     positions = resolve_wrt(wrt, args, names, default)
     if not positions:
         raise InputError(
@@ -512,6 +416,7 @@ def check_function(
             progress=progress,
             differentiate_inputs=False,
             batch=batch,
+            full_limit=full_limit(layer),
             subject=_subject(forward, backward),
         )
     finally:
@@ -548,7 +453,7 @@ def check_value_and_grad(
         ``model.params``: perturbed in place, restored bit for bit, and checked
         against ``grads[name]`` (``grads`` a dict).
     reference, mode, seed, rtol, atol, progress
-        As for :func:`~derivcheck.layers.check.check_layer`.
+        As for :func:`check_function` (``mode="auto"`` decides by cost).
 
     Returns
     -------
@@ -567,20 +472,20 @@ def check_value_and_grad(
     (True, ['dW1', 'dW2', 'db1', 'db2'])
     """
     if not callable(fun):
-        raise InputError(f"`fun` must be callable, got {_describe(fun)}.")
+        raise InputError(f"`fun` must be callable, got {describe(fun)}.")
     check_options(reference, mode, seed, rtol, atol)
     if params is not None:
         if not isinstance(params, Mapping):
-            raise InputError(f"`params` must be a dict of arrays, got {_describe(params)}.")
+            raise InputError(f"`params` must be a dict of arrays, got {describe(params)}.")
         for key, value in params.items():
-            if not _is_float_array(value):
+            if not is_float_array(value):
                 raise InputError(
-                    f"`params`: {key!r} is {_describe(value)}; only non-empty floating-point "
+                    f"`params`: {key!r} is {describe(value)}; only non-empty floating-point "
                     "arrays can be checked."
                 )
             _check_finite(str(key), value)
     names = argument_names(fun, len(args))
-    default = [] if params is not None else [i for i, a in enumerate(args) if _is_float_array(a)]
+    default = [] if params is not None else [i for i, a in enumerate(args) if is_float_array(a)]
     positions = resolve_wrt(wrt, args, names, default)
     if not positions and not params:
         raise InputError(
@@ -608,6 +513,7 @@ def check_value_and_grad(
             differentiate_inputs=False,
             unit_probe=True,
             batch=batch,
+            full_limit=full_limit(layer),
             subject=_subject(fun),
         )
     finally:
