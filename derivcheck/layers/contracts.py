@@ -190,7 +190,9 @@ class Contracts(CheckBase):
         if not live:
             return
         results = []
-        scales = [2.0, 0.0] if ad.penalty is not None else [2.0]
+        # first the same G again: a backward that adds to a stored gradient (+=) differs
+        # from itself, and would otherwise look merely non-linear
+        scales = [1.0, 2.0, 0.0] if ad.penalty is not None else [1.0, 2.0]
         for scale in scales:
             ad.G = (G * scale).astype(G.dtype)
             try:
@@ -200,9 +202,22 @@ class Contracts(CheckBase):
             if grads is None:
                 return
             results.append(grads)
+        repeat, results = results[0], results[1:]
         for t in live:
             assert t.grad is not None
             g1 = np.asarray(t.grad, dtype=np.float64)
+            again = np.asarray(repeat[t.grad_name], dtype=np.float64)
+            geps = float(np.finfo(t.grad.dtype).eps) if t.grad.dtype.kind == "f" else self.eps
+            if again.shape == g1.shape:
+                size = np.abs(again) + np.abs(g1)
+                differ = np.abs(again - g1) > 64 * geps * (size + float(np.max(size)))
+                if np.any(differ):
+                    self.fail(
+                        t.grad_name,
+                        "accumulates",
+                        msg_accumulates(t.grad_name, float(np.max(np.abs(again - g1)))),
+                    )
+                    continue
             g2 = np.asarray(results[0][t.grad_name], dtype=np.float64)
             if g2.shape != g1.shape:
                 continue
@@ -215,7 +230,6 @@ class Contracts(CheckBase):
             else:
                 diff = np.abs(g2 - 2 * g1)
                 size = np.abs(g2) + 2 * np.abs(g1)
-            geps = float(np.finfo(t.grad.dtype).eps) if t.grad.dtype.kind == "f" else self.eps
             tol = 64 * geps * (size + float(np.max(size)))
             bad = diff > tol
             if np.any(bad):
@@ -238,3 +252,12 @@ class Contracts(CheckBase):
             for name, saved in self.param_copies.items():
                 put_back(getattr(self.layer, name), saved)
         return read_gradients(attrs, tensors, returned, {})
+
+
+def msg_accumulates(name: str, by: float) -> str:
+    return (
+        f"{name}: a second backward with the same dvalues gives another result (by up to "
+        f"{by:.2g}): backward is not repeatable -- a `+=` on a stored gradient accumulates "
+        f"across calls (assign it instead: `self.{name} = ...`), or backward draws new random "
+        "numbers (a mask belongs in forward)."
+    )

@@ -178,3 +178,41 @@ def test_reference_both_does_not_fail_a_parameter_read_elsewhere():
     rep = dc.check_layer(Aliased(), X, reference="both")
     assert rep.ok, str(rep)
     assert "never reads" in str(rep)
+
+
+def test_a_gradient_accumulated_across_calls_is_named():
+    from derivcheck.examples.book import Layer_Dense
+
+    class Accumulates(Layer_Dense):
+        def backward(self, dvalues):
+            if not hasattr(self, "dweights"):
+                self.dweights = np.zeros_like(self.weights)
+            self.dweights += self.inputs.T @ dvalues
+            self.dbiases = dvalues.sum(axis=0, keepdims=True)
+            self.dinputs = dvalues @ self.weights.T
+
+    rep = dc.check_layer(Accumulates(3, 2), X)
+    assert not rep.ok
+    assert [(f.tensor, f.kind) for f in rep.failures] == [("dweights", "accumulates")]
+    assert "`+=` on a stored gradient" in str(rep)
+    # the correct layer, checked twice in a row, is repeatable
+    layer = Layer_Dense(3, 2)
+    assert dc.check_layer(layer, X).ok and dc.check_layer(layer, X).ok
+
+
+def test_backward_changing_its_cache_or_dvalues_is_named():
+    from derivcheck.examples import cs231n
+
+    def relu_backward_inplace(dout, cache):
+        dout[cache <= 0] = 0
+        return dout
+
+    def relu_backward_clobbers_cache(dout, cache):
+        cache[cache <= 0] = 0
+        return dout * (cache > 0)
+
+    x = RNG.normal(size=(3, 4))
+    rep = dc.check_function(cs231n.relu_forward, relu_backward_inplace, x)
+    assert not rep.ok and "modified its dvalues argument in place" in str(rep)
+    rep = dc.check_function(cs231n.relu_forward, relu_backward_clobbers_cache, x)
+    assert not rep.ok and "backward modified `x` in place" in str(rep)
