@@ -43,20 +43,26 @@ def main() -> None:
         rows.append((f"book  {name}", rep))
     at = cases()
     for name, (forward, backward, _) in cb.BROKEN.items():
-        rows.append((f"cs231n {name}", dc.check_function(forward, backward, *at[BROKEN_AT[name]][2])))
+        rows.append(
+            (f"cs231n {name}", dc.check_function(forward, backward, *at[BROKEN_AT[name]][2]))
+        )
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(6, 4)), np.array([0, 3, 1, 1, 2, 0])
     for fun in (cb.softmax_loss_no_mean, cb.svm_loss_no_correct):
         rows.append((f"cs231n {fun.__name__}", dc.check_value_and_grad(fun, x, y)))
     net = cb.TwoLayerNet_NoRegGrad(input_dim=4, hidden_dim=5, num_classes=4, reg=0.1)
-    rows.append(("cs231n TwoLayerNet_NoRegGrad", dc.check_value_and_grad(net.loss, x, y, params=net.params)))
+    rows.append(
+        ("cs231n TwoLayerNet_NoRegGrad", dc.check_value_and_grad(net.loss, x, y, params=net.params))
+    )
     caught = sum(not r.ok for _, r in rows)
     explained = sum(cause(r) is not None for _, r in rows if not r.ok)
     for label, rep in rows:
         text = cause(rep)
         print(f"{label:48s} {'caught' if not rep.ok else 'MISSED'}  {(text or '-')[:150]}")
-    print(f"\n{len(rows)} planted bugs: {caught} caught, {explained} with a diagnosis or a "
-          f"named contract ({explained / max(caught, 1):.0%} of those caught)")
+    print(
+        f"\n{len(rows)} planted bugs: {caught} caught, {explained} with a diagnosis or a "
+        f"named contract ({explained / max(caught, 1):.0%} of those caught)"
+    )
     _ = cs231n
 
 
