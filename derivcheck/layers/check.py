@@ -71,6 +71,10 @@ from derivcheck.layers.trace.reference import SymbolicReference
 __all__ = ["check_jacobian", "check_layer"]
 
 REFERENCES = ("numeric", "symbolic", "both")
+#: integer attributes that are indices or labels, never parameters (no note about them)
+INDEX_NAMES = frozenset(
+    {"inputs", "ids", "idx", "indices", "index", "mask", "labels", "y", "y_true", "targets"}
+)
 MODES = ("auto", "full", "directional")
 
 
@@ -175,6 +179,7 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
             if self.explicit_params is not None
             else candidate_params(layer)
         )
+        self._writable_copies(candidates)
         before = {name: getattr(layer, name) for name in candidates}
         if self.y_true is None:
             forward = layer.inner_forward if isinstance(layer, HeldParamsLayer) else layer.forward
@@ -254,6 +259,40 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
         if self.reference != "numeric":
             self._symbolic(tensors)
         self._decide(tensors)
+
+    def _writable_copies(self, names: list[str]) -> list[str]:
+        """A read-only parameter is perturbed in a writable copy bound in its place (the
+        snapshot binds the original back); integer arrays are named as not checked."""
+        attrs = vars(self.layer)
+        copied = []
+        for name in names:
+            value = attrs.get(name)
+            if isinstance(value, np.ndarray) and not value.flags.writeable:
+                attrs[name] = value.copy()
+                copied.append(name)
+        if copied:
+            which = ", ".join(f"`{n}`" for n in copied)
+            self.notes.append(
+                f"Note: {which} {'is' if len(copied) == 1 else 'are'} read-only: checked in a "
+                "writable copy bound in its place during the check; the original is put back."
+            )
+        ints = [
+            n
+            for n, v in attrs.items()
+            if isinstance(v, np.ndarray)
+            and v.dtype.kind in "iu"
+            and v.ndim >= 2
+            and not n.startswith("_")
+            and n not in INDEX_NAMES
+            and v is not self.x
+        ]
+        if ints and self.explicit_params is None:
+            which = ", ".join(f"`{n}`" for n in ints[:4])
+            self.notes.append(
+                f"Note: {which} {'is an integer array' if len(ints) == 1 else 'are integer arrays'}"
+                ": not checked (only floating-point parameters are perturbed)."
+            )
+        return copied
 
     def _freeze_randomness(self) -> None:
         gens = []
@@ -470,7 +509,7 @@ def check_layer(
         subject=subject,
     )
     if integer:
-        report.notes.insert(0, msg.msg_integer_inputs(x.dtype))
+        report.notes.insert(0, msg_integer_inputs(x.dtype))
     return report
 
 
@@ -488,3 +527,10 @@ def run_check(layer: Any, x: np.ndarray, labels: np.ndarray | None, **options: A
             return check.run()
     finally:
         snapshot.restore()
+
+
+def msg_integer_inputs(dtype: Any) -> str:
+    return (
+        f"Note: the inputs are {dtype} (ids or a mask): passed to forward unchanged, so only "
+        "the parameters are checked."
+    )

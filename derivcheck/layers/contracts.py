@@ -31,7 +31,10 @@ class Contracts(CheckBase):
             ad.kind = "layer"
             if out is None and isinstance(returned, np.ndarray):
                 out, ad.kind = returned, "layer_returns"
-            if out is None or np.asarray(out).dtype.kind not in "fiub":
+            if out is not None and np.asarray(out).dtype.kind not in "fiub":
+                self.fail("output", "contract", msg_output_dtype(np.asarray(out).dtype))
+                raise CheckFailed
+            if out is None:
                 self.fail("output", "contract", msg.msg_no_output())
                 raise CheckFailed
             out = np.asarray(out)
@@ -260,4 +263,11 @@ def msg_accumulates(name: str, by: float) -> str:
         f"{by:.2g}): backward is not repeatable -- a `+=` on a stored gradient accumulates "
         f"across calls (assign it instead: `self.{name} = ...`), or backward draws new random "
         "numbers (a mask belongs in forward)."
+    )
+
+
+def msg_output_dtype(dtype: Any) -> str:
+    return (
+        f"forward's output has dtype {dtype}: a gradient check needs real numbers "
+        "(complex, object or string outputs have no real gradient to compare)"
     )

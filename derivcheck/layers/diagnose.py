@@ -52,17 +52,23 @@ def diagnose(
     assert check.analytic is not None
     if not np.any(check.checked):
         return None
-    for step in (
-        lambda: diagnose_repeated_index(check, indices),
-        lambda: _diagnose(check, batch, inputs, outputs=outputs),
-        lambda: diagnose_label_entries(check, indices),
+    # "only these entries are wrong" needs every entry compared; on a sample (directional
+    # mode) only statements about the compared entries are made, and said to be so
+    complete = bool(np.all(check.checked)) or check.localised
+    steps = [
+        lambda: diagnose_repeated_index(check, indices) if complete else None,
+        lambda: _diagnose(check, batch, inputs, outputs=outputs, complete=complete),
+        lambda: diagnose_label_entries(check, indices) if complete else None,
         lambda: diagnose_proportional(check, values),
         lambda: diagnose_same_for_every_sample(check) if batch_axis else None,
-        lambda: diagnose_where_numeric_zero(check),
-        lambda: diagnose_small_relative(check),
-    ):
+        lambda: diagnose_where_numeric_zero(check) if complete else None,
+        lambda: diagnose_small_relative(check) if complete else None,
+    ]
+    for step in steps:
         found = step()
         if found is not None:
+            if not np.all(check.checked):  # "everywhere" only of every entry compared
+                found = found.replace(" everywhere", f" at all {check.n_checked} entries compared")
             return found
     return None
 
@@ -196,7 +202,12 @@ def diagnose_small_relative(check: TensorCheck) -> str | None:
 
 
 def _diagnose(
-    check: TensorCheck, batch: int, inputs: np.ndarray | None, *, outputs: int = 0
+    check: TensorCheck,
+    batch: int,
+    inputs: np.ndarray | None,
+    *,
+    outputs: int = 0,
+    complete: bool = True,
 ) -> str | None:
     assert check.analytic is not None
     use = check.checked & ~check.kink
@@ -235,6 +246,8 @@ def _diagnose(
     ):
         return diag_transpose_reshaped(check.name, analytic.shape)
     bad = np.argwhere(check.mismatch)
+    if not complete:
+        return None  # one entry, one row, near a kink: claims about the entries not compared
     if len(bad) == 1 and check.n_checked > 1:
         return diag_one_entry(check.name, tuple(int(i) for i in bad[0]))
     if check.analytic.ndim >= 2 and check.shape[0] > 1 and len(np.unique(bad[:, 0])) == 1:

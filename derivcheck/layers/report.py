@@ -165,22 +165,6 @@ def msg_symbolic_unavailable(reason: str) -> str:
     return f"Symbolic reference unavailable: {reason}; the numeric check stands."
 
 
-def msg_integer_inputs(dtype: Any) -> str:
-    return (
-        f"Note: the inputs are {dtype} (ids or a mask): passed to forward unchanged, so only "
-        "the parameters are checked."
-    )
-
-
-def msg_symbolic_unseen(names: list[str]) -> str:
-    which = ", ".join(f"`{n}`" for n in names)
-    return (
-        f"Symbolic reference not used for {which}: the traced forward never reads "
-        f"{'it' if len(names) == 1 else 'them'} (reached through another object?), though "
-        "the output moves with it; the numeric check stands."
-    )
-
-
 def msg_symbolic_skipped(n: int, limit: int) -> str:
     return (
         f"Symbolic reference skipped: {n} entries exceed its limit of {limit}; "
@@ -342,6 +326,8 @@ class TensorCheck:
     #: what the hand-written values are called in the text: the layer's backward, or
     #: the hand-written Jacobian of check_jacobian
     label: str = "BACKWARD"
+    #: directional mode: group testing over every entry located the wrong ones
+    localised: bool = False
 
     @classmethod
     def build(

@@ -42,6 +42,7 @@ class Snapshot:
         self.items: list[tuple[Any, dict[str, Any], dict[str, np.ndarray]]] = []
         # dicts an object holds (params, grads, options): their entries, and arrays' bits
         self.dicts: list[tuple[dict[Any, Any], dict[Any, Any], dict[Any, np.ndarray]]] = []
+        self.lists: list[tuple[list[Any], list[Any]]] = []  # a history a forward appends to
         self.generators: list[tuple[Any, Any]] = []
         self._visit(root, 0, set())
         self.random_state = np.random.get_state()
@@ -68,6 +69,8 @@ class Snapshot:
                     )
                 )
             elif isinstance(value, list | tuple):
+                if isinstance(value, list):
+                    self.lists.append((value, list(value)))
                 for item in value[:64]:
                     self._visit(item, depth + 1, seen)
             else:
@@ -83,6 +86,11 @@ class Snapshot:
                 original = attrs[key]
                 if original.tobytes() != saved.tobytes() and original.flags.writeable:
                     np.copyto(original, saved)
+        for lst, saved_items in self.lists:
+            if len(lst) != len(saved_items) or any(
+                a is not b for a, b in zip(lst, saved_items, strict=False)
+            ):
+                lst[:] = saved_items
         for d, entries, arrays in self.dicts:
             if len(d) != len(entries) or any(d.get(k, d) is not v for k, v in entries.items()):
                 d.clear()

@@ -163,6 +163,7 @@ class Strategies(CheckBase):
                 indices = np.stack(np.unravel_index(flat, t.array.shape), axis=1)
             if verdict == "fail" and indices is not None:
                 extra = self._localise(t.array, grad, sigma)
+                check.localised = True
                 if len(extra):
                     indices = np.unique(np.concatenate([extra, indices]), axis=0)
             self._estimate(check, t, indices, noise=sigma, f0=f0)

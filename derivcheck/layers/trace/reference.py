@@ -9,11 +9,15 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck._deadline import DeadlineExceeded, deadline
 from derivcheck.errors import TraceError
 from derivcheck.layers import report as msg
 from derivcheck.layers.adapters import Tensor
 from derivcheck.layers.base import SYMBOLIC_LIMIT, CheckBase
 from derivcheck.layers.report import TensorCheck
+
+#: the wall-clock bound of the symbolic reference of one check
+SYMBOLIC_SECONDS = 4.0
 
 
 class SymbolicReference(CheckBase):
@@ -29,7 +33,19 @@ class SymbolicReference(CheckBase):
         names = [t.name for t in tensors]
         point = {t.name: np.asarray(t.array, dtype=np.float64) for t in tensors}
         try:
-            exact = trace.exact_gradients(self._symbolic_probe(names), point)
+            # a hard wall-clock bound: SymPy's own loops (flattening, ordering huge
+            # expressions) are out of reach of the trace's soft budget checks
+            with deadline(SYMBOLIC_SECONDS):
+                exact = trace.exact_gradients(
+                    self._symbolic_probe(names), point, budget=SYMBOLIC_SECONDS
+                )
+        except DeadlineExceeded:
+            self.notes.append(
+                msg.msg_symbolic_unavailable(
+                    f"tracing and differentiating the forward took more than {SYMBOLIC_SECONDS:g} s"
+                )
+            )
+            return
         except TraceError as exc:
             self.notes.append(msg.msg_symbolic_unavailable(str(exc)))
             return
@@ -53,7 +69,7 @@ class SymbolicReference(CheckBase):
                 continue
             check.symbolic = value
         if unseen:
-            self.notes.append(msg.msg_symbolic_unseen(unseen))
+            self.notes.append(msg_symbolic_unseen(unseen))
 
     @staticmethod
     def _numeric_clearly_nonzero(check: TensorCheck) -> bool:
@@ -113,3 +129,12 @@ class SymbolicReference(CheckBase):
             check.rule = msg.RULE_ROUNDING
         else:
             check.mismatch = check.mismatch | sym_bad
+
+
+def msg_symbolic_unseen(names: list[str]) -> str:
+    which = ", ".join(f"`{n}`" for n in names)
+    return (
+        f"Symbolic reference not used for {which}: the traced forward never reads "
+        f"{'it' if len(names) == 1 else 'them'} (reached through another object?), though "
+        "the output moves with it; the numeric check stands."
+    )

@@ -1,0 +1,142 @@
+"""Correct code is never failed, and a report claims only what was computed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import derivcheck as dc
+from derivcheck.examples import cs231n
+from derivcheck.examples import cs231n_broken as cb
+from derivcheck.layers.trace import reference
+from tests.layers.cs231n_cases import BROKEN_AT, cases
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(3, 4))
+
+
+@pytest.mark.parametrize("bug", ["conv_stride_one", "max_pool_spread", "rnn_prev_h"])
+def test_directional_mode_makes_no_claim_about_entries_it_did_not_compare(bug):
+    forward, backward, _ = cb.BROKEN[bug]
+    rep = dc.check_function(forward, backward, *cases()[BROKEN_AT[bug]][2], mode="directional")
+    assert not rep.ok
+    text = str(rep)
+    assert "only sample" not in text and "only row" not in text and "every other" not in text
+    assert " everywhere" not in text
+
+
+def test_directional_factor_is_said_of_the_compared_entries():
+    forward, backward, _ = cb.BROKEN["dropout_unscaled"]
+    rep = dc.check_function(forward, backward, *cases()["dropout"][2], mode="directional")
+    diagnosis = rep.tensors["dx"].diagnosis
+    assert diagnosis is not None and "entries compared" in diagnosis
+
+
+def test_the_symbolic_reference_has_a_wall_clock_bound(monkeypatch):
+    monkeypatch.setattr(reference, "SYMBOLIC_SECONDS", 0.05)
+
+    def lstm_forward(x, h0, Wx, Wh, b):
+        h, c, caches = h0, np.zeros_like(h0), []
+        for t in range(x.shape[1]):
+            h, c, cache = cs231n.lstm_step_forward(x[:, t], h, c, Wx, Wh, b)
+            caches.append(cache)
+        return h, caches
+
+    def lstm_backward(dh, caches):
+        dc_, dWx, dWh, db, dxs = np.zeros_like(dh), 0.0, 0.0, 0.0, []
+        for cache in reversed(caches):
+            dx, dh, dc_, a, b_, c_ = cs231n.lstm_step_backward(dh, dc_, cache)
+            dWx, dWh, db = dWx + a, dWh + b_, db + c_
+            dxs.append(dx)
+        return np.stack(dxs[::-1], axis=1), dh, dWx, dWh, db
+
+    rng = np.random.default_rng(1)
+    args = (
+        rng.normal(size=(2, 4, 3)),
+        rng.normal(size=(2, 3)),
+        rng.normal(size=(3, 12)),
+        rng.normal(size=(3, 12)),
+        rng.normal(size=12),
+    )
+    rep = dc.check_function(lstm_forward, lstm_backward, *args, reference="both")
+    assert rep.ok, str(rep)
+    assert any("took more than 0.05 s" in note for note in rep.notes)
+    assert rep.reference == "numeric"
+
+
+class _Complex:
+    def forward(self, x):
+        self.output = x.astype(complex)
+
+    def backward(self, d):
+        self.dinputs = d.real
+
+
+def test_a_complex_output_is_named_not_called_missing():
+    rep = dc.check_layer(_Complex(), X)
+    assert not rep.ok and "dtype complex128" in str(rep) and "did not set" not in str(rep)
+
+
+def test_read_only_weights_are_checked_and_put_back():
+    class Frozen:
+        def __init__(self):
+            self.W = RNG.normal(size=(4, 2))
+            self.W.flags.writeable = False
+
+        def forward(self, x):
+            self.x = x
+            self.output = x @ self.W
+
+        def backward(self, d):
+            self.dinputs, self.dW = d @ self.W.T, self.x.T @ d
+
+    layer = Frozen()
+    W = layer.W
+    rep = dc.check_layer(layer, X)
+    assert rep.ok and rep.checked["dW"] == 8 and "read-only" in str(rep)
+    assert layer.W is W and not W.flags.writeable
+
+
+def test_integer_weights_are_named_as_not_checked():
+    class IntWeights:
+        def __init__(self):
+            self.W = np.arange(8).reshape(4, 2)
+
+        def forward(self, x):
+            self.x = x
+            self.output = x @ self.W
+
+        def backward(self, d):
+            self.dinputs, self.dW = d @ self.W.T, self.x.T @ d
+
+    rep = dc.check_layer(IntWeights(), X)
+    assert rep.ok and "dW" not in rep.checked
+    assert "`W` is an integer array: not checked" in str(rep)
+
+
+def test_a_list_the_forward_appends_to_is_put_back():
+    class History:
+        def __init__(self):
+            self.W, self.history = RNG.normal(size=(4, 2)), []
+
+        def forward(self, x):
+            self.x = x
+            self.output = x @ self.W
+            self.history.append(len(self.history))
+
+        def backward(self, d):
+            self.dinputs, self.dW = d @ self.W.T, self.x.T @ d
+
+    layer = History()
+    history = layer.history
+    assert dc.check_layer(layer, X).ok
+    assert layer.history is history and history == []
+
+
+@pytest.mark.parametrize("name", sorted(cases()))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_no_false_alarm_on_correct_functional_layers(name, seed):
+    forward, backward, args = cases(seed)[name]
+    for mode in ("full", "directional"):
+        rep = dc.check_function(forward, backward, *args, mode=mode, seed=seed)
+        assert rep.ok, str(rep)
