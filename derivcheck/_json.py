@@ -1,8 +1,9 @@
 """The one JSON schema every report and every ``--json`` output shares.
 
 Every document has ``"kind"`` (``claim``, ``gradient``, ``layer``, ``jacobian``,
-``claim_file``, ``demo``), ``"schema_version"``, ``"ok"`` and, for a single
-check, ``"verdict"``; absent values are ``null``.  Documents are indented by 2.
+``model``, ``claim_file``, ``demo``), ``"schema_version"``, ``"ok"`` and, for a
+single check, ``"verdict"``; absent values are ``null``.  Documents are indented
+by 2.  The schema itself is ``derivcheck/schema.json`` (docs/json.md).
 """
 
 from __future__ import annotations

@@ -293,7 +293,7 @@ class Failure:
             "symbolic": _jsonable(self.symbolic),
             "error": _jsonable(self.error),
             "kind": self.kind,
-            "message": self.message,
+            "message": self.message or None,
         }
 
 
