@@ -49,7 +49,12 @@ def _cli(*args: str) -> dict:
 
 @pytest.mark.parametrize(
     "claim",
-    ["d/dx x^2 = 2x", "d/dx x^2 = 3x", "d/dx 3(2x²)⁵ = 15(2x²)⁴ = 960x⁹", "∂/∂x max(x, y) = 1(x > y)"],
+    [
+        "d/dx x^2 = 2x",
+        "d/dx x^2 = 3x",
+        "d/dx 3(2x²)⁵ = 15(2x²)⁴ = 960x⁹",
+        "∂/∂x max(x, y) = 1(x > y)",
+    ],
 )
 def test_claims(claim):
     _valid(json.loads(dc.check_claim(claim).to_json()))
