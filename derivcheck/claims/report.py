@@ -551,6 +551,14 @@ class ClaimReport:
             "failed_step": self.failed_step,
         }
 
+    def _repr_html_(self) -> str:  # Jupyter
+        from derivcheck import _display
+
+        return _display.claim_html(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython: the text report
+        p.text(repr(self) if cycle else str(self))
+
     def to_json(self, **kwargs: Any) -> str:
         """:meth:`to_dict` as JSON, in the schema every derivcheck document shares
         (keyword arguments go to :func:`json.dumps`)."""

@@ -252,6 +252,14 @@ class ModelReport:
             blocks.append("\n".join(self.notes))
         return "\n\n".join(blocks)
 
+    def _repr_html_(self) -> str:  # Jupyter
+        from derivcheck import _display
+
+        return _display.model_html(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython: the text report
+        p.text(repr(self) if cycle else str(self))
+
     def __repr__(self) -> str:
         return (
             f"<ModelReport {self.subject}: {'ok' if self.ok else 'failed'}, "

@@ -585,6 +585,14 @@ class LayerReport:
             blocks.append("\n".join(tail))
         return "\n\n".join(blocks)
 
+    def _repr_html_(self) -> str:  # Jupyter
+        from derivcheck import _display
+
+        return _display.layer_html(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython: the text report
+        p.text(repr(self) if cycle else str(self))
+
     def __repr__(self) -> str:
         return (
             f"<LayerReport {self.subject}: {'ok' if self.ok else 'failed'}, "
