@@ -140,3 +140,40 @@ def test_no_false_alarm_on_correct_functional_layers(name, seed):
     for mode in ("full", "directional"):
         rep = dc.check_function(forward, backward, *args, mode=mode, seed=seed)
         assert rep.ok, str(rep)
+
+
+@pytest.mark.parametrize("x", [[[40.0, 1.0]], [[700.0, 30.0]], [[-40.0, 35.0, 0.5]]])
+def test_symbolic_reference_is_held_to_what_float_arithmetic_can_deliver(x):
+    # sigmoid at 40 underflows 1 - s to 0 and cancels at 30: the book's correct backward
+    # cannot reach the exact value, and is not failed for it
+    from derivcheck.examples import book
+
+    for which in ("symbolic", "both"):
+        rep = dc.check_layer(book.Activation_Sigmoid(), np.array(x), reference=which)
+        assert rep.ok, str(rep)
+
+
+def test_a_sigmoid_bug_is_still_caught_by_the_symbolic_reference():
+    from derivcheck.examples import broken
+
+    rep = dc.check_layer(broken.Sigmoid_MissingOutputFactor(), X, reference="symbolic")
+    assert not rep.ok
+
+
+def test_an_integer_gradient_with_both_references_is_a_failed_report():
+    class IntGrad:
+        def forward(self, x):
+            self.output = 2 * x
+
+        def backward(self, d):
+            self.dinputs = (2 * d).astype(int)
+
+    rep = dc.check_layer(IntGrad(), X, reference="both")
+    assert not rep.ok and "wrong dtype" in str(rep)
+
+
+def test_no_transpose_diagnosis_for_a_single_row():
+    from derivcheck.examples import broken
+
+    rep = dc.check_layer(broken.Sigmoid_MissingOutputFactor(), np.array([[0.5, -1.0, 2.0]]))
+    assert not rep.ok and "transpose" not in str(rep)

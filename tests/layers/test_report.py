@@ -185,7 +185,7 @@ def test_to_dict_and_json_are_plain_data():
         "symbolic": None,
         "error": 3e-11,
         "kind": "mismatch",
-        "message": "",
+        "message": None,
     }
     assert data["tensors"]["dweights"]["mismatched"] == 2
     assert data["tensors"]["dweights"]["diagnosis"] == "Diagnosis: x."
