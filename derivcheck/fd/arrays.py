@@ -267,11 +267,11 @@ def partial_derivatives(
             return fp, fm, hp, hm
 
         def full(entries: np.ndarray, fp: np.ndarray, fm: np.ndarray, hp: np.ndarray,
-                 hm: np.ndarray) -> np.ndarray:
+                 hm: np.ndarray, confirm: bool = False) -> np.ndarray:
             """Richardson + kink test on the levels given; stores the results, returns kinks."""
             at_point = np.full(entries.size, f0)
             noise_d = rounding_noise(eps_f, scale_f, sigma, fp, fm, at_point).max(axis=0)
-            v, err, kk, sm, sp = full_estimate(f0, fp, fm, hp, hm, noise_d)
+            v, err, kk, sm, sp = full_estimate(f0, fp, fm, hp, hm, noise_d, confirm=confirm)
             value[entries], error[entries], kink[entries] = v, err, kk
             s_minus[entries], s_plus[entries] = sm, sp
             return np.asarray(kk, dtype=bool)
@@ -295,6 +295,7 @@ def partial_derivatives(
                     suspects,
                     np.vstack([fp, fp1[suspects]]), np.vstack([fm, fm1[suspects]]),
                     np.vstack([hp, hp1[suspects]]), np.vstack([hm, hm1[suspects]]),
+                    confirm=True,
                 )
     finally:
         restore(array, backup)

@@ -138,6 +138,10 @@ def three_point(
         return (hm * hm * (fp - f0) - hp * hp * (fm - f0)) / (hp * hm * (hp + hm))
 
 
+#: noise multiple a kink's gap must exceed when re-tested at smaller steps (see full_estimate)
+CONFIRM_NOISE = 3.0
+
+
 def full_estimate(
     f0: Any,
     fp: np.ndarray,
@@ -145,12 +149,18 @@ def full_estimate(
     hp: np.ndarray,
     hm: np.ndarray,
     noise: np.ndarray,
+    *,
+    confirm: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Richardson value, error and kink flag from three levels of steps in ratio 1:2:4.
 
     ``fp, fm, hp, hm`` have shape (3, k): values and actual steps on each side
     at each level; ``noise`` (k,) is the rounding noise of one evaluation.
     Returns value, error, kink and the one-sided slopes at the first level.
+    ``confirm=True`` re-tests, at smaller steps, entries that already showed a kink
+    above the noise at larger ones: only the shape test applies (a smooth ``f``'s
+    gap shrinks with the step, a kink's does not); the noise test, whose bound
+    grows as the step shrinks, would call a kink smooth merely for lack of resolution.
     """
     with np.errstate(all="ignore"):
         c = three_point(f0, fp, fm, hp, hm)
@@ -169,7 +179,9 @@ def full_estimate(
         jump = np.maximum(np.abs(diff[0] - diff[1] * (hbar[0] / hbar[1])),
                           np.abs(diff[1] - diff[2] * (hbar[1] / hbar[2])))
         scale = np.maximum(np.maximum(np.abs(d1), np.abs(d2)), np.abs(d4))
-        kink = (jump > KINK_NOISE * noise / hbar[0]) & (jump > KINK_RELATIVE * scale)
+        # confirming at smaller steps: above the noise itself, not KINK_NOISE times it
+        factor = CONFIRM_NOISE if confirm else KINK_NOISE
+        kink = (jump > KINK_RELATIVE * scale) & (jump > factor * noise / hbar[0])
     return r12, error, kink, s_minus[0], s_plus[0]
 
 

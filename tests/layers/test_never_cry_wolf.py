@@ -177,3 +177,14 @@ def test_no_transpose_diagnosis_for_a_single_row():
 
     rep = dc.check_layer(broken.Sigmoid_MissingOutputFactor(), np.array([[0.5, -1.0, 2.0]]))
     assert not rep.ok and "transpose" not in str(rep)
+
+
+def test_a_kink_inside_the_smallest_step_stays_a_kink_in_float32():
+    # x = 4.1e-5 in float32: every step straddles the kink; the re-test at h/4 used to
+    # drop the kink for lack of resolution (its noise bound grows as the step shrinks)
+    from derivcheck.examples import book
+
+    x = (np.random.default_rng(0).normal(size=(4, 5)) * 1e-3).astype(np.float32)
+    rep = dc.check_layer(book.Activation_ReLU(), x, seed=0)
+    assert rep.ok, str(rep)
+    assert rep.tensors["dinputs"].kink[2, 1]
