@@ -47,11 +47,14 @@ def msg_exception(where: str, exc: BaseException) -> str:
     """``forward raised ValueError: shapes (2,3) and (4,5) not aligned``."""
     text = str(exc).strip().splitlines()
     first = text[0] if text else ""
-    return (
+    head = (
         f"{where} raised {type(exc).__name__}: {first}"
         if first
-        else f"{where} raised {type(exc).__name__}"
+        else (f"{where} raised {type(exc).__name__}")
     )
+    from derivcheck._frames import user_frames
+
+    return head + "".join(f"\n  {line}" for line in user_frames(exc))
 
 
 def msg_missing(tensor: str, wrt: str, shape: tuple[int, ...]) -> str:
@@ -439,7 +442,9 @@ class TensorCheck:
         """The numpy.testing-style block for a tensor with mismatched entries."""
         k, n = self.n_mismatched, self.n_checked
         lines = [self.header(dtype, seed), ""]
-        lines.append(f"Mismatched elements: {k} / {n} ({100 * k / max(n, 1):.3g}%)")
+        size = int(np.prod(self.shape)) if self.shape else 1
+        compared = "" if n >= size else f" compared one by one ({size:,} entries in all)"
+        lines.append(f"Mismatched elements: {k} / {n} ({100 * k / max(n, 1):.3g}%){compared}")
         worst = self.worst()
         lines.append(f"Worst {len(worst)} of {k}:")
         assert self.analytic is not None

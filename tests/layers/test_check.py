@@ -29,7 +29,9 @@ def run(case, **kwargs):
 
 
 def problems(report):
-    return [f.message for f in report.failures if f.kind != "mismatch"]
+    """The problem messages, first line each (an exception's message goes on with where in
+    the user's code it was raised; tests of that look at the whole message)."""
+    return [f.message.splitlines()[0] for f in report.failures if f.kind != "mismatch"]
 
 
 # --- every correct example passes, every broken one is caught ------------------------------
@@ -444,7 +446,10 @@ def test_forward_raising_is_a_failed_report():
 
     rep = check_layer(Raises(), X)
     assert not rep.ok
-    assert problems(rep) == ["forward raised ValueError: shapes (2,3) and (4,5) not aligned"]
+    (problem,) = [f.message for f in rep.failures if f.kind != "mismatch"]
+    first, where = problem.splitlines()
+    assert first == "forward raised ValueError: shapes (2,3) and (4,5) not aligned"
+    assert where.startswith(f"  at {__file__}:") and " in forward: raise ValueError(" in where
     assert "forward raised ValueError" in str(rep)
 
 
@@ -454,7 +459,10 @@ def test_backward_raising_is_a_failed_report():
             raise IndexError("index 3 is out of bounds")
 
     rep = check_layer(Raises(), X)
-    assert problems(rep) == ["backward raised IndexError: index 3 is out of bounds"]
+    assert [p.splitlines()[0] for p in problems(rep)] == [
+        "backward raised IndexError: index 3 is out of bounds"
+    ]
+    assert f"at {__file__}:" in rep.failures[0].message  # the user's file and line
 
 
 def test_forward_raising_a_step_away_is_a_failed_report():
@@ -1027,8 +1035,10 @@ def test_jacobian_contract_failures():
         "jacobian: not numeric: jac(x) gave an array of dtype <U1"
     ]
 
-    assert problems(check_jacobian(boom, np.diag, x)) == ["fun raised RuntimeError: no"]
-    assert problems(check_jacobian(np.sin, boom, x)) == ["jac raised RuntimeError: no"]
+    first = [p.splitlines()[0] for p in problems(check_jacobian(boom, np.diag, x))]
+    assert first == ["fun raised RuntimeError: no"]
+    first = [p.splitlines()[0] for p in problems(check_jacobian(np.sin, boom, x))]
+    assert first == ["jac raised RuntimeError: no"]
     with pytest.raises(InputError, match=r"`fun` must be callable\."):
         check_jacobian(None, np.diag, x)
 

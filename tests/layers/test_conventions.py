@@ -216,3 +216,36 @@ def test_backward_changing_its_cache_or_dvalues_is_named():
     assert not rep.ok and "modified its dvalues argument in place" in str(rep)
     rep = dc.check_function(cs231n.relu_forward, relu_backward_clobbers_cache, x)
     assert not rep.ok and "backward modified `x` in place" in str(rep)
+
+
+def test_an_exception_in_user_code_names_its_file_and_line(tmp_path, monkeypatch):
+    (tmp_path / "user_layer.py").write_text(
+        "import numpy as np\n"
+        "class Bad:\n"
+        "    def __init__(self):\n"
+        "        self.W = np.ones((3, 2))\n"
+        "    def forward(self, x):\n"
+        "        self.x = x\n"
+        "        self.output = x @ self.W\n"
+        "    def backward(self, d):\n"
+        "        self.dinputs = d @ self.W.T\n"
+        "        self.dW = self.x @ d\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import user_layer
+
+    rep = dc.check_layer(user_layer.Bad(), np.ones((4, 3)))
+    assert not rep.ok
+    text = str(rep)
+    assert "backward raised ValueError" in text
+    assert f"at {tmp_path / 'user_layer.py'}:10 in backward: self.dW = self.x @ d" in text
+
+
+def test_a_directional_report_says_how_many_entries_there_are():
+    from derivcheck.examples import broken
+
+    np.random.seed(0)
+    layer = broken.Dense_OneWeightOffByOnePercent(200, 64)
+    rep = dc.check_layer(layer, RNG.normal(size=(8, 200)), mode="directional")
+    assert not rep.ok
+    assert "compared one by one (12,800 entries in all)" in str(rep)
