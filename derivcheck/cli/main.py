@@ -289,7 +289,75 @@ def _parse_shape(text: str | None, positional: Sequence[int | float]) -> tuple[i
         raise InputError(message) from None
     if not shape or min(shape) < 1:
         raise InputError(message)
+    entries = 1
+    for n in shape:
+        entries *= n
+    if entries > MAX_INPUT_ENTRIES:
+        raise InputError(
+            f"`--shape` {text} asks for {entries:,} input entries; the limit is "
+            f"{MAX_INPUT_ENTRIES:,} (about {MAX_INPUT_ENTRIES * 8 // 2**20} MiB of float64)"
+        )
     return shape
+
+
+#: --shape beyond this many entries is refused before anything is allocated
+MAX_INPUT_ENTRIES = 20_000_000
+#: what --plot can write (matplotlib's formats a heatmap is useful in)
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def _check_plot_path(path: str | None) -> None:
+    """Validate --plot before the check runs: its format, and that its folder exists."""
+    if path is None:
+        return
+    from pathlib import Path
+
+    target = Path(path)
+    if target.suffix.lower() not in PLOT_SUFFIXES:
+        raise InputError(
+            f"`--plot` {path!r}: the file must end in {', '.join(PLOT_SUFFIXES)}"
+        )
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"`--plot` {path!r}: no such folder {str(folder)!r}")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        from derivcheck.layers.plot import INSTALL_HINT
+
+        raise InputError(INSTALL_HINT) from None
+
+
+def _trial_forward(target: str, layer: Any, inputs: Any, y_true: Any) -> None:
+    """One forward on a copy of the layer: inputs it cannot take are a usage error (the
+    command line made them from --shape), named before any gradient work."""
+    import copy
+
+    try:
+        trial = copy.deepcopy(layer)
+    except Exception:
+        return  # cannot copy: the check itself will report what forward does
+    try:
+        if y_true is not None:
+            trial.forward(inputs.copy(), y_true.copy())
+        elif _takes_training(trial):
+            trial.forward(inputs.copy(), True)
+        else:
+            trial.forward(inputs.copy())
+    except (ValueError, IndexError, TypeError) as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise InputError(
+            f"{target}: forward cannot take inputs of shape {tuple(inputs.shape)} "
+            f"({type(exc).__name__}: {first}); check --shape against the layer's --args"
+        ) from None
+    except Exception:
+        return
+
+
+def _takes_training(layer: Any) -> bool:
+    from derivcheck.layers.adapters import takes_training
+
+    return takes_training(layer.forward, {})
 
 
 def _make_labels(kind: str, shape: tuple[int, ...], rng: Any) -> Any:
@@ -310,6 +378,7 @@ def _make_labels(kind: str, shape: tuple[int, ...], rng: Any) -> Any:
 def _cmd_layer(args: argparse.Namespace) -> int:
     import numpy as np
 
+    _check_plot_path(args.plot)
     cls = _load_class(args.target)
     positional, keywords = _parse_args_option(args.args)
     shape = _parse_shape(args.shape, positional)
@@ -331,6 +400,7 @@ def _cmd_layer(args: argparse.Namespace) -> int:
         if args.labels in ("sparse", "onehot"):
             inputs /= inputs.sum(axis=-1, keepdims=True)
     y_true = _make_labels(args.labels, shape, rng)
+    _trial_forward(args.target, layer, inputs, y_true)
     from derivcheck.layers.check import check_layer
 
     report = check_layer(
@@ -343,7 +413,7 @@ def _cmd_layer(args: argparse.Namespace) -> int:
         progress=render.ProgressBar(enabled=not (args.no_progress or args.json)),
     )
     render.emit(report.to_dict() if args.json else report, args.json)
-    if args.plot and not report.ok:
+    if args.plot:  # on a pass too: the picture of a clean check is worth having
         from derivcheck.layers.plot import plot_report
 
         plot_report(report, args.plot)

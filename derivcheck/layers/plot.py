@@ -76,6 +76,7 @@ def plot_report(report: LayerReport, path: str | Path) -> Path:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         from matplotlib.colors import LogNorm
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         raise InputError(INSTALL_HINT) from None
 
@@ -94,10 +95,24 @@ def plot_report(report: LayerReport, path: str | Path) -> Path:
         mismatch = d.get("mismatch")
         if mismatch is not None and np.shape(mismatch) == np.shape(d["numeric"]):
             rows, cols = np.nonzero(_as_2d(np.asarray(mismatch)))
-            ax.scatter(cols, rows, s=30, facecolors="none", edgecolors="cyan", linewidths=1.0)
+            if len(rows):
+                ax.scatter(
+                    cols, rows, s=60, marker="s", facecolors="none", edgecolors="cyan",
+                    linewidths=1.5, label=f"wrong ({len(rows)})",
+                )
+                ax.legend(
+                    loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize=8, frameon=False
+                )
         ax.set_title(f"{name}: relative error", fontsize=10)
         ax.set_xlabel("column")
         ax.set_ylabel("row")
+        n_rows, n_cols = rel.shape
+        for axis, n in ((ax.xaxis, n_cols), (ax.yaxis, n_rows)):
+            if n <= 12:
+                axis.set_ticks(range(n))  # one tick per row/column, no half-integers
+            else:
+                axis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        ax.set_aspect("auto" if min(rel.shape) == 1 else "equal")
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     fig.suptitle(
         f"{report.subject}: {'ok' if report.ok else 'FAILED'} (seed={report.seed})", fontsize=11

@@ -168,6 +168,22 @@ def test_layer_json(capsys):
             ["layer", "derivcheck.examples.book:Loss_MeanSquaredError"],
             "looks like a loss (its forward takes labels): pass --labels",
         ),
+        (  # a usage mistake, not a gradient failure
+            ["layer", "derivcheck.examples.book:Layer_Dense", "--args", "4,3", "--shape", "5,7"],
+            "forward cannot take inputs of shape (5, 7)",
+        ),
+        (
+            ["layer", "derivcheck.examples.book:Layer_Dense", "--args", "4,3", "--plot", "o.txt"],
+            "the file must end in .png, .svg, .pdf",
+        ),
+        (
+            ["layer", "derivcheck.examples.book:Layer_Dense", "--plot", "/no/such/dir/o.png"],
+            "no such folder",
+        ),
+        (  # refused before anything is allocated
+            ["layer", "derivcheck.examples.book:Layer_Dense", "--shape", "100000000,4"],
+            "the limit is 20,000,000",
+        ),
     ],
 )
 def test_layer_bad_input_exits_2(argv, message, capsys):
@@ -341,3 +357,12 @@ def test_every_option_has_help():
     for name, command in sub.choices.items():
         for action in command._actions:
             assert action.help, f"derivcheck {name} {action.option_strings or action.dest}"
+
+
+def test_plot_is_written_on_a_pass_too(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "ok.png"
+    argv = ["layer", "derivcheck.examples.book:Layer_Dense", "--args", "4,3", "--plot", str(out)]
+    assert cli.main(argv) == 0
+    assert out.stat().st_size > 1000
+    assert f"plot written to {out}" in capsys.readouterr().out
