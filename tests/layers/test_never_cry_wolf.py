@@ -188,3 +188,15 @@ def test_a_kink_inside_the_smallest_step_stays_a_kink_in_float32():
     rep = dc.check_layer(book.Activation_ReLU(), x, seed=0)
     assert rep.ok, str(rep)
     assert rep.tensors["dinputs"].kink[2, 1]
+
+
+@pytest.mark.parametrize("which", ["numeric", "symbolic", "both"])
+def test_a_relative_shift_of_1e_7_still_fails_under_every_reference(which):
+    from derivcheck.examples import book
+
+    class Shifted(book.Activation_Sigmoid):
+        def backward(self, dvalues):
+            super().backward(dvalues)
+            self.dinputs = self.dinputs * (1 + 1e-7)
+
+    assert not dc.check_layer(Shifted(), RNG.normal(size=(4, 5)), reference=which).ok
