@@ -200,3 +200,43 @@ def test_a_relative_shift_of_1e_7_still_fails_under_every_reference(which):
             self.dinputs = self.dinputs * (1 + 1e-7)
 
     assert not dc.check_layer(Shifted(), RNG.normal(size=(4, 5)), reference=which).ok
+
+
+SWEEP_SEEDS = range(8)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])
+@pytest.mark.parametrize("name", ["Activation_ReLU", "Activation_Sigmoid", "Activation_Softmax"])
+def test_false_alarm_sweep_is_zero(name, scale, dtype):
+    # correct layers x seeds x dtypes x input scales, a fifth of the inputs within 1e-9 of
+    # the kink (scaled): every check must pass
+    from derivcheck.examples import book
+
+    alarms = []
+    for seed in SWEEP_SEEDS:
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(4, 5)) * scale
+        x[rng.random(x.shape) < 0.2] *= 1e-9
+        rep = dc.check_layer(getattr(book, name)(), x.astype(dtype), seed=seed)
+        if not rep.ok:
+            alarms.append((seed, str(rep)))
+    assert not alarms, alarms[0][1]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_max_pool_with_ties_is_not_failed(dtype):
+    from derivcheck.examples import cs231n
+
+    for seed in SWEEP_SEEDS:
+        rng = np.random.default_rng(seed)
+        x = rng.integers(-2, 3, size=(2, 2, 4, 4)).astype(dtype)  # many ties in each window
+        x += (rng.random(x.shape) < 0.5) * dtype(1e-3)
+        rep = dc.check_function(
+            cs231n.max_pool_forward_naive,
+            cs231n.max_pool_backward_naive,
+            x,
+            {"pool_height": 2, "pool_width": 2, "stride": 2},
+            seed=seed,
+        )
+        assert rep.ok, str(rep)
