@@ -164,4 +164,7 @@ def _straddled(
     low, high = np.minimum(sm, sp), np.maximum(sm, sp)
     one_side = (np.abs(a - sm) <= tol) | (np.abs(a - sp) <= tol)
     between = (numeric >= low - tol) & (numeric <= high + tol)
-    return (abs_diff > tol) & one_side & between & (high - low > 2 * tol)
+    # or the forward is exactly flat on one side of the entry and not on the other: a clip
+    # (or max) switches inside the step, and the value there is the backward's convention
+    flat_one_side = (sm == 0) != (sp == 0)
+    return (abs_diff > tol) & ((one_side & between & (high - low > 2 * tol)) | flat_one_side)

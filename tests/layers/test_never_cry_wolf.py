@@ -240,3 +240,26 @@ def test_max_pool_with_ties_is_not_failed(dtype):
             seed=seed,
         )
         assert rep.ok, str(rep)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_probability_losses_next_to_their_clip_are_not_failed(dtype):
+    # p within 1e-7 of 0 or 1 sits in (or at the edge of) the book's clip: the forward is
+    # flat on one side within the step, and the backward's value there is a convention
+    from derivcheck.examples import book
+
+    for seed in SWEEP_SEEDS:
+        rng = np.random.default_rng(seed)
+        p = rng.uniform(0, 1, size=(4, 3))
+        p[rng.random(p.shape) < 0.3] = rng.choice([1e-7, 1 - 1e-7, 1e-8, 1 - 1e-8])
+        y = rng.integers(0, 2, size=(4, 3)).astype(dtype)
+        rep = dc.check_layer(book.Loss_BinaryCrossentropy(), p.astype(dtype), y, seed=seed)
+        assert rep.ok, str(rep)
+
+
+def test_a_clipped_loss_bug_away_from_the_clip_is_still_caught():
+    from derivcheck.examples import broken
+
+    p = np.random.default_rng(0).uniform(0.2, 0.8, size=(4, 3)).astype(np.float32)
+    y = np.random.default_rng(1).integers(0, 2, size=(4, 3)).astype(np.float32)
+    assert not dc.check_layer(broken.BCE_MissingOutputsDivision(), p, y).ok
