@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.add_argument(
+            "--color",
+            choices=("auto", "always", "never"),
+            default="auto",
+            help="colour the verdicts: auto (on a terminal, unless NO_COLOR is set; "
+            "FORCE_COLOR forces it), always or never",
+        )
         p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
     p = sub.add_parser("claim", help='check one claim, e.g. "d/dx 3*x^2 = 6*x"')
@@ -207,11 +214,11 @@ def _check_rules(
         print(dumps(document))
     else:
         print(title)
-        print(summary_table(rows))
+        print(render.colourise(summary_table(rows)))
         for _, report in rows:
             if not isinstance(report, Exception) and not report.ok:
                 print()
-                print(report)
+                print(render.colourise(str(report)))
     if unreadable:
         return EXIT_USAGE
     return EXIT_OK if all_ok else EXIT_FAILED
@@ -464,6 +471,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    render.COLOUR = not getattr(args, "json", False) and render.use_colour(
+        getattr(args, "color", "auto")
+    )
     try:
         return _COMMANDS[args.command](args)
     except InputError as exc:

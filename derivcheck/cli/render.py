@@ -1,21 +1,75 @@
-"""What the command prints: reports as text or JSON, and a progress bar on stderr."""
+r"""What the command prints: reports as text or JSON, and a progress bar on stderr.
+
+Colour (plain ANSI: a dependency such as ``rich`` would cost more start-up time
+than the few codes used here) follows the usual conventions: ``--color never``
+or a non-empty ``NO_COLOR`` turn it off, ``--color always`` or a non-empty
+``FORCE_COLOR`` turn it on, and otherwise it is on only when stdout is a
+terminal -- never in a pipe, a file or ``--json``.
+
+>>> colourise("Verdict: refuted (seed=0)", True)
+'Verdict: \x1b[1;31mrefuted\x1b[0m (seed=0)'
+>>> colourise("Verdict: refuted (seed=0)", False)
+'Verdict: refuted (seed=0)'
+"""
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 import time
 from typing import Any
 
 from derivcheck._json import dumps
 
-__all__ = ["ProgressBar", "emit"]
+__all__ = ["ProgressBar", "colourise", "emit", "use_colour"]
+
+GREEN, RED, YELLOW, BOLD, RESET = "\x1b[1;32m", "\x1b[1;31m", "\x1b[1;33m", "\x1b[1m", "\x1b[0m"
+_WORDS = re.compile(
+    r"\b(proven|confirmed|refuted|inconclusive|OK|FAILED|CAUGHT|MISSED|Diagnosis:)(?=[\s:(.,)]|$)"
+)
+_COLOURS = {
+    "proven": GREEN,
+    "confirmed": GREEN,
+    "OK": GREEN,
+    "CAUGHT": GREEN,
+    "refuted": RED,
+    "FAILED": RED,
+    "MISSED": RED,
+    "inconclusive": YELLOW,
+    "Diagnosis:": BOLD,
+}
+
+#: set by the command line from --color and the environment (see use_colour)
+COLOUR = False
+
+
+def use_colour(mode: str, stream: Any = None) -> bool:
+    """Whether to colour: ``mode`` is ``auto``, ``always`` or ``never``."""
+    if mode == "never":
+        return False
+    if mode == "always":
+        return True
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    stream = sys.stdout if stream is None else stream
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def colourise(text: str, colour: bool | None = None) -> str:
+    """Verdict words in colour (only when ``colour``, default the command line's setting)."""
+    if not (COLOUR if colour is None else colour):
+        return text
+    return _WORDS.sub(lambda m: f"{_COLOURS[m.group(1)]}{m.group(1)}{RESET}", text)
 
 
 def emit(payload: Any, as_json: bool) -> None:
     if as_json:
         print(dumps(payload))
     else:
-        print(payload)
+        print(colourise(str(payload)))
 
 
 class ProgressBar:

@@ -366,3 +366,30 @@ def test_plot_is_written_on_a_pass_too(tmp_path, capsys):
     assert cli.main(argv) == 0
     assert out.stat().st_size > 1000
     assert f"plot written to {out}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "coloured"),
+    [
+        (["--color", "always"], {}, True),
+        (["--color", "never"], {"FORCE_COLOR": "1"}, False),
+        ([], {}, False),  # a pipe: no colour
+        ([], {"FORCE_COLOR": "1"}, True),
+        ([], {"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),
+        (["--color", "always", "--json"], {}, False),  # JSON is never coloured
+    ],
+)
+def test_colour_follows_the_conventions(argv, env, coloured):
+    import os
+
+    environment = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    environment.update(env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "derivcheck", "claim", "d/dx x^2 = 3x", *argv],
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
+    assert proc.returncode == 1
+    assert ("\x1b[1;31mrefuted\x1b[0m" in proc.stdout) is coloured
+    assert ("\x1b[" in proc.stdout) is coloured
