@@ -513,6 +513,34 @@ def check_layer(
     return report
 
 
+def run_wrapper(
+    layer: Any,
+    params: list[str],
+    *,
+    batch: int,
+    subject: str,
+    full_limit: int,
+    **options: Any,
+) -> LayerReport:
+    """Check a wrapper that shows something else as a layer (a function pair, a loss that
+    returns its gradient, one layer inside a model): every differentiated array is one of
+    its parameters, its own ``inputs`` are a placeholder that is not differentiated."""
+    options.setdefault("progress", None)
+    return run_check(
+        layer,
+        np.zeros(1),
+        None,
+        params=params,
+        forward_kwargs={},
+        penalty=None,
+        differentiate_inputs=False,
+        batch=batch,
+        full_limit=full_limit,
+        subject=subject,
+        **options,
+    )
+
+
 def run_check(layer: Any, x: np.ndarray, labels: np.ndarray | None, **options: Any) -> LayerReport:
     """One check of validated arguments, the layer restored after (also used by the
     function, value-and-grad and model checks, which wrap what they check as a layer)."""

@@ -46,7 +46,7 @@ from derivcheck.layers.arguments import (
     positional_count,
     resolve_wrt,
 )
-from derivcheck.layers.check import check_options, run_check
+from derivcheck.layers.check import check_options, run_wrapper
 from derivcheck.layers.report import LayerReport
 
 __all__ = ["check_function", "check_value_and_grad"]
@@ -312,16 +312,15 @@ class ValueGradLayer:
                 self.__dict__["d" + attr] = g
 
 
-def _dummy(args: Sequence[Any], wrt: list[int]) -> tuple[np.ndarray, int]:
-    """The wrapper's (unused) inputs, and the batch size diagnoses speak of: the length
-    of the first differentiated argument (or of the first array)."""
+def _batch(args: Sequence[Any], wrt: list[int]) -> int:
+    """The batch size diagnoses speak of: the length of the first differentiated argument
+    (or of the first array)."""
     for pos in wrt:
-        arr = args[pos]
-        return np.zeros(1), (len(arr) if np.ndim(arr) else 1)
+        return len(args[pos]) if np.ndim(args[pos]) else 1
     for arr in args:
         if isinstance(arr, np.ndarray) and arr.ndim:
-            return np.zeros(1), len(arr)
-    return np.zeros(1), 1
+            return len(arr)
+    return 1
 
 
 def _subject(*funs: Callable[..., Any]) -> str:
@@ -399,25 +398,19 @@ def check_function(
     for pos in positions:
         _check_finite(names[pos], args[pos])
     layer = FunctionLayer(forward, backward, args, names, positions, default)
-    x, batch = _dummy(args, positions)
     try:
-        return run_check(
+        return run_wrapper(
             layer,
-            x,
-            None,
-            params=layer.param_names,
+            layer.param_names,
+            batch=_batch(args, positions),
+            subject=_subject(forward, backward),
+            full_limit=full_limit(layer),
             reference=reference,
             mode=mode,
             seed=int(seed),
             rtol=rtol,
             atol=atol,
-            forward_kwargs={},
-            penalty=None,
             progress=progress,
-            differentiate_inputs=False,
-            batch=batch,
-            full_limit=full_limit(layer),
-            subject=_subject(forward, backward),
         )
     finally:
         layer._dc_state.restore()
@@ -495,26 +488,20 @@ def check_value_and_grad(
     for pos in positions:
         _check_finite(names[pos], args[pos])
     layer = ValueGradLayer(fun, args, names, positions, params)
-    x, batch = _dummy(args, positions)
     try:
-        return run_check(
+        return run_wrapper(
             layer,
-            x,
-            None,
-            params=layer.param_names,
+            layer.param_names,
+            batch=_batch(args, positions),
+            subject=_subject(fun),
+            full_limit=full_limit(layer),
+            unit_probe=True,
             reference=reference,
             mode=mode,
             seed=int(seed),
             rtol=rtol,
             atol=atol,
-            forward_kwargs={},
-            penalty=None,
             progress=progress,
-            differentiate_inputs=False,
-            unit_probe=True,
-            batch=batch,
-            full_limit=full_limit(layer),
-            subject=_subject(fun),
         )
     finally:
         layer._dc_state.restore()

@@ -43,7 +43,7 @@ from derivcheck.layers.adapters import (
     softmax,
     takes_training,
 )
-from derivcheck.layers.check import check_layer, check_options, run_check
+from derivcheck.layers.check import check_layer, check_options, run_wrapper
 from derivcheck.layers.report import LayerReport
 from derivcheck.layers.state import Snapshot
 
@@ -463,19 +463,13 @@ def check_model(
                 if progress is not None:
                     progress(_label(i, layer), n, len(trainable))
                 wrapper = _LayerInModel(driver, layer, names)
-                rep = run_check(
+                rep = run_wrapper(
                     wrapper,
-                    np.zeros(1),
-                    None,
-                    params=names,
-                    forward_kwargs={},
-                    penalty=None,
-                    progress=None,
-                    differentiate_inputs=False,
-                    unit_probe=True,
+                    names,
                     batch=len(x),
-                    full_limit=full_limit,
                     subject=_label(i, layer),
+                    full_limit=full_limit,
+                    unit_probe=True,
                     **options,
                 )
                 reports.append(rep)
