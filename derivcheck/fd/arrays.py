@@ -191,8 +191,18 @@ def partial_derivatives(
         return EntryEstimates(index, empty, empty, np.zeros(0, bool), empty, 0, empty, empty)
 
     eta = step_ratio(eps_f, [array])
-    backup = array.copy()
     view = flat_view(array)
+    # only the entries asked are ever moved: their values are the backup (a handful of
+    # sampled entries of a 16M-entry weight matrix need no copy of all of it)
+    everything = k == array.size
+    backup = array.copy() if everything else np.array(view[flat], copy=True)
+
+    def put_back_entries() -> None:
+        if everything:
+            restore(array, backup)
+        else:
+            view[flat] = backup
+
     item = array.item
     positions = flat.tolist()
     nfev = 0
@@ -205,7 +215,7 @@ def partial_derivatives(
         if sigma_given is None:
             sigma = sigma_along(f, entry_path(array, flat, eta), f0)
             nfev += NOISE_POINTS
-            restore(array, backup)
+            put_back_entries()
         else:
             sigma = sigma_given
         # stage 1: plain central difference for every entry (local names: hot loop)
@@ -298,5 +308,5 @@ def partial_derivatives(
                     confirm=True,
                 )
     finally:
-        restore(array, backup)
+        put_back_entries()
     return EntryEstimates(index, value, error, kink, hp1, nfev, s_minus, s_plus)

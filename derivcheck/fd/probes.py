@@ -63,6 +63,8 @@ class DirectionalEstimate:
     noise : float
         The standard deviation of ``f``'s rounding noise used (measured or given);
         pass it as ``noise=`` to later calls on the same ``f``.
+    f0 : float
+        ``f()`` at the point.
     """
 
     value: float
@@ -71,6 +73,7 @@ class DirectionalEstimate:
     nfev: int
     step: float = math.nan
     noise: float = math.nan
+    f0: float = math.nan
 
 
 
@@ -91,11 +94,21 @@ class Perturber:
     """Sets a contiguous range ``[lo, hi)`` of the concatenated flat entries of
     several arrays to ``saved + t * d`` and puts them back."""
 
-    def __init__(self, arrays: Sequence[np.ndarray]) -> None:
+    def __init__(
+        self, arrays: Sequence[np.ndarray], backups: Sequence[np.ndarray] | None = None
+    ) -> None:
+        """``backups``: copies of the arrays' current values the caller already holds
+        (never written here), instead of new ones."""
         self.arrays = list(arrays)
         self.views = [flat_view(a) for a in self.arrays]
-        self.backups = [a.copy() for a in self.arrays]
-        self.saved64 = [b.reshape(-1).astype(np.float64) for b in self.backups]
+        self.backups = (
+            [a.copy() for a in self.arrays] if backups is None else list(backups)
+        )
+        # float64 backups serve as they are (no second copy of a large weight matrix)
+        self.saved64 = [
+            b.reshape(-1) if b.dtype == np.float64 else b.reshape(-1).astype(np.float64)
+            for b in self.backups
+        ]
         self.flat_backups = [b.reshape(-1) for b in self.backups]
         sizes = [a.size for a in self.arrays]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
@@ -310,7 +323,7 @@ def directional_derivatives(
     ):
         raise InputError("`directions` must be a non-empty sequence of directions.")
     flat = [check_directions(d, arrs, f"directions[{j}]") for j, d in enumerate(directions)]
-    return _directional_estimates(f, arrs, flat, eps, f_scale, noise)
+    return estimates_along(f, arrs, flat, eps, f_scale, noise)
 
 
 def flatten_like(values: Any, arrs: list[np.ndarray], name: str) -> np.ndarray:
@@ -346,24 +359,32 @@ def check_directions(directions: Any, arrs: list[np.ndarray], name: str) -> np.n
     return direction
 
 
-def _directional_estimates(
+def estimates_along(
     f: Callable[[], float],
     arrs: list[np.ndarray],
     directions: list[np.ndarray],
     eps: Any,
     f_scale: Any,
     noise: Any,
+    backups: Sequence[np.ndarray] | None = None,
+    f0: float | None = None,
 ) -> list[DirectionalEstimate]:
+    """:func:`directional_derivatives` on validated arguments: each direction already
+    flattened end to end over ``arrs`` (callers on the hot path build it that way, which
+    saves a copy of every direction).  ``f0``: ``f()`` at the point, when known."""
     eps_f = check_eps(eps, arrs)
     scale_f = check_f_scale(f_scale)
     sigma = check_noise(noise)
     eta = step_ratio(eps_f, arrs)
-    perturber = Perturber(arrs)
+    perturber = Perturber(arrs, backups)
     parts = perturber.parts(0, perturber.size)
     nfev = 1
     out = []
     try:
-        f0 = float(f())
+        if f0 is None:
+            f0 = float(f())
+        else:
+            nfev = 0
         for direction in directions:
             if sigma is None:
                 t = direction_step(perturber, parts, direction, eta)
@@ -372,7 +393,7 @@ def _directional_estimates(
             value, error, kink, n, t = probe(
                 f, perturber, parts, direction, f0, eta, eps_f, scale_f, sigma, levels=3
             )
-            out.append(DirectionalEstimate(value, error, kink, nfev + n, t, sigma))
+            out.append(DirectionalEstimate(value, error, kink, nfev + n, t, sigma, f0))
             nfev = 0
     finally:
         perturber.restore_all()

@@ -39,6 +39,8 @@ class CheckBase:
     param_copies: dict[str, np.ndarray]
     #: the report's title, when not the layer's class name (a function's name)
     subject: str | None = None
+    #: what the layer held at the start (:class:`~derivcheck.layers.state.Snapshot`)
+    snapshot: Any = None
 
     def __init__(
         self,

@@ -250,7 +250,7 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
         # backward at the unperturbed point
         tensors = [Tensor("inputs", self.x, "dinputs")] if self.differentiate_inputs else []
         tensors += [Tensor(name, getattr(layer, name), "d" + name) for name in params]
-        self.param_copies = {name: getattr(layer, name).copy() for name in params}
+        self.param_copies = {name: self._start_copy(getattr(layer, name)) for name in params}
         grads = self._backward_once(tensors)
         self._check_gradients(tensors, grads)
         if ad.is_layer:
@@ -259,6 +259,12 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
         if self.reference != "numeric":
             self._symbolic(tensors)
         self._decide(tensors)
+
+    def _start_copy(self, array: np.ndarray) -> np.ndarray:
+        """The parameter's values at the start: the snapshot's copy when it still holds
+        them (no second copy of a large weight matrix), else a fresh one."""
+        saved = self.snapshot.saved_copy(array) if self.snapshot is not None else None
+        return array.copy() if saved is None else saved
 
     def _writable_copies(self, names: list[str]) -> list[str]:
         """A read-only parameter is perturbed in a writable copy bound in its place (the
@@ -552,6 +558,7 @@ def run_check(layer: Any, x: np.ndarray, labels: np.ndarray | None, **options: A
                 layer, x, labels, cached_gaussian=snapshot.cached_gaussian, **options
             )
             check.subject = subject
+            check.snapshot = snapshot
             return check.run()
     finally:
         snapshot.restore()

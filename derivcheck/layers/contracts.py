@@ -18,7 +18,7 @@ from derivcheck.layers.adapters import (
     stale_gradients,
 )
 from derivcheck.layers.base import CheckBase
-from derivcheck.layers.state import count_changed, put_back
+from derivcheck.layers.state import count_changed, put_back, same_bits
 
 
 class Contracts(CheckBase):
@@ -81,7 +81,11 @@ class Contracts(CheckBase):
         self.call("forward", lambda: ad.forward_raw(self.x))
         # what forward itself updates in place (batch norm's running statistics, a
         # counter) is forward state, not a backward fault: compare against after forward
-        after_forward = {name: getattr(layer, name).copy() for name in self.param_copies}
+        # (the start values themselves when forward left them alone: no copy)
+        after_forward = {
+            name: saved if same_bits(getattr(layer, name), saved) else getattr(layer, name).copy()
+            for name, saved in self.param_copies.items()
+        }
         dvalues = ad.dvalues()
         dvalues0 = dvalues.copy()
         attrs = vars(layer)
@@ -185,17 +189,50 @@ class Contracts(CheckBase):
         return f0 != f1
 
     def _check_linearity(self, tensors: list[Tensor]) -> None:
-        """backward(2G) == 2 backward(G) (affine with a penalty: b(2G) - b(G) == b(G) - b(0))."""
+        """backward(2G) == 2 backward(G) (affine with a penalty: b(2G) - b(G) == b(G) - b(0)).
+
+        One extra backward for a correct layer (two with a penalty); only when the contract
+        fails is backward run again with the same G, to tell a backward that adds to a
+        stored gradient (``+=``, not repeatable) from one that is merely not linear.  The
+        comparisons run in chunks, so no float64 copy of a large gradient is made.
+        """
         ad = self.adapter
         assert ad.G is not None
-        G = ad.G
         live = [t for t in tensors if t.ok and t.grad is not None]
         if not live:
             return
+        scales = [2.0, 0.0] if ad.penalty is not None else [2.0]
+        results = self._scaled_backwards(live, scales)
+        if results is None:
+            return
+        bad = [t for t in live if self._nonlinear_by(t, results) is not None]
+        if not bad:
+            return
+        again = self._scaled_backwards(bad, [1.0])
+        for t in bad:
+            assert t.grad is not None
+            g_again = None if again is None else again[0][t.grad_name]
+            if isinstance(g_again, np.ndarray) and g_again.shape == t.grad.shape:
+                by = _max_excess(t.grad, g_again, None, 1.0)
+                if by is not None:
+                    self.fail(t.grad_name, "accumulates", msg_accumulates(t.grad_name, by))
+                    continue
+            worst = self._nonlinear_by(t, results)
+            if worst is not None:
+                self.fail(
+                    t.grad_name,
+                    "nonlinear",
+                    msg.msg_nonlinear(t.grad_name, worst, len(results) == 2),
+                )
+
+    def _scaled_backwards(
+        self, live: list[Tensor], scales: list[float]
+    ) -> list[dict[str, Any]] | None:
+        """The gradients of backward(scale * G) for each scale; None if one raises."""
+        ad = self.adapter
+        G = ad.G
+        assert G is not None
         results = []
-        # first the same G again: a backward that adds to a stored gradient (+=) differs
-        # from itself, and would otherwise look merely non-linear
-        scales = [1.0, 2.0, 0.0] if ad.penalty is not None else [1.0, 2.0]
         for scale in scales:
             ad.G = (G * scale).astype(G.dtype)
             try:
@@ -203,50 +240,23 @@ class Contracts(CheckBase):
             finally:
                 ad.G = G
             if grads is None:
-                return
+                return None
             results.append(grads)
-        repeat, results = results[0], results[1:]
-        for t in live:
-            assert t.grad is not None
-            g1 = np.asarray(t.grad, dtype=np.float64)
-            again = np.asarray(repeat[t.grad_name], dtype=np.float64)
-            geps = float(np.finfo(t.grad.dtype).eps) if t.grad.dtype.kind == "f" else self.eps
-            if again.shape == g1.shape:
-                size = np.abs(again) + np.abs(g1)
-                tiny_r = float(np.finfo(t.grad.dtype).tiny) if t.grad.dtype.kind == "f" else 0.0
-                differ = np.abs(again - g1) > 64 * geps * (size + float(np.max(size))) + (
-                    64 * tiny_r
-                )
-                if np.any(differ):
-                    self.fail(
-                        t.grad_name,
-                        "accumulates",
-                        msg_accumulates(t.grad_name, float(np.max(np.abs(again - g1)))),
-                    )
-                    continue
-            g2 = np.asarray(results[0][t.grad_name], dtype=np.float64)
-            if g2.shape != g1.shape:
-                continue
-            if len(results) == 2:
-                g0 = np.asarray(results[1][t.grad_name], dtype=np.float64)
-                if g0.shape != g1.shape:
-                    continue
-                diff = np.abs((g2 - g1) - (g1 - g0))
-                size = np.abs(g2) + 2 * np.abs(g1) + np.abs(g0)
-            else:
-                diff = np.abs(g2 - 2 * g1)
-                size = np.abs(g2) + 2 * np.abs(g1)
-            # + a few of the smallest normal numbers: subnormal gradients (softmax far from
-            # its mass, float32) lose relative precision, and differ by 1e-45 for nothing
-            tiny = float(np.finfo(t.grad.dtype).tiny) if t.grad.dtype.kind == "f" else 0.0
-            tol = 64 * geps * (size + float(np.max(size))) + 64 * tiny
-            bad = diff > tol
-            if np.any(bad):
-                self.fail(
-                    t.grad_name,
-                    "nonlinear",
-                    msg.msg_nonlinear(t.grad_name, float(np.max(diff)), len(results) == 2),
-                )
+        return results
+
+    @staticmethod
+    def _nonlinear_by(t: Tensor, results: list[dict[str, Any]]) -> float | None:
+        """The largest violation of the linearity contract by ``t``'s gradient, or None."""
+        assert t.grad is not None
+        g2 = results[0][t.grad_name]
+        if not isinstance(g2, np.ndarray) or g2.shape != t.grad.shape:
+            return None
+        if len(results) == 2:
+            g0 = results[1][t.grad_name]
+            if not isinstance(g0, np.ndarray) or g0.shape != t.grad.shape:
+                return None
+            return _max_excess(g2, t.grad, g0, 2.0)
+        return _max_excess(g2, t.grad, None, 2.0)
 
     def _backward_silently(self, tensors: list[Tensor]) -> dict[str, Any] | None:
         """Forward + backward(dvalues) without recording anything; None if either raises."""
@@ -261,6 +271,43 @@ class Contracts(CheckBase):
             for name, saved in self.param_copies.items():
                 put_back(getattr(self.layer, name), saved)
         return read_gradients(attrs, tensors, returned, {})
+
+
+_CHUNK = 1 << 18
+
+
+def _max_excess(
+    a: np.ndarray, g: np.ndarray, g0: np.ndarray | None, k: float
+) -> float | None:
+    """The largest ``|a - k g|`` (``|(a - g) - (g - g0)|`` with ``g0``) where it exceeds
+    64 ulps of the sizes involved plus the arrays' largest size, and a few of the
+    smallest normal numbers (subnormal gradients lose relative precision and differ by
+    1e-45 for nothing); None when it exceeds nowhere.  In float64 chunks: no full-size
+    copy of a large gradient."""
+    kind = g.dtype.kind
+    geps = float(np.finfo(g.dtype).eps) if kind == "f" else float(np.finfo(np.float64).eps)
+    tiny = float(np.finfo(g.dtype).tiny) if kind == "f" else 0.0
+    arrays = [a, g] if g0 is None else [a, g, g0]
+    weights = [1.0, k] if g0 is None else [1.0, 2.0, 1.0]
+    peak = sum(w * _abs_max(x) for w, x in zip(weights, arrays, strict=True))
+    flats = [x.reshape(-1) for x in arrays]
+    worst = None
+    for i in range(0, g.size, _CHUNK):
+        c = [x[i : i + _CHUNK].astype(np.float64) for x in flats]
+        diff = np.abs(c[0] - k * c[1]) if g0 is None else np.abs((c[0] - c[1]) - (c[1] - c[2]))
+        size = sum(w * np.abs(x) for w, x in zip(weights, c, strict=True))
+        excess = diff > 64 * geps * (size + peak) + 64 * tiny
+        if np.any(excess):
+            m = float(np.max(diff[excess]))
+            worst = m if worst is None or m > worst else worst
+    return worst
+
+
+def _abs_max(x: np.ndarray) -> float:
+    """max |x| without a temporary array (0 for an empty one)."""
+    if not x.size:
+        return 0.0
+    return float(max(abs(float(np.max(x))), abs(float(np.min(x)))))
 
 
 def msg_accumulates(name: str, by: float) -> str:

@@ -44,6 +44,7 @@ class Snapshot:
         self.dicts: list[tuple[dict[Any, Any], dict[Any, Any], dict[Any, np.ndarray]]] = []
         self.lists: list[tuple[list[Any], list[Any]]] = []  # a history a forward appends to
         self.generators: list[tuple[Any, Any]] = []
+        self._by_id: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
         self._visit(root, 0, set())
         self.random_state = np.random.get_state()
         self.random_fingerprint = global_fingerprint()
@@ -76,6 +77,23 @@ class Snapshot:
             else:
                 self._visit(value, depth + 1, seen)
 
+    def saved_copy(self, array: np.ndarray) -> np.ndarray | None:
+        """The copy taken of ``array`` (by identity) when the snapshot was made, if any: a
+        check reuses it instead of copying a large parameter once more."""
+        if self._by_id is None:
+            self._by_id = {
+                id(attrs[k]): (attrs[k], saved)
+                for _, attrs, arrays in self.items
+                for k, saved in arrays.items()
+            }
+            for _, entries, arrays in self.dicts:
+                for k, saved in arrays.items():
+                    self._by_id[id(entries[k])] = (entries[k], saved)
+        found = self._by_id.get(id(array))
+        if found is None or found[0] is not array or not same_bits(array, found[1]):
+            return None
+        return found[1]
+
     def restore(self) -> None:
         for obj, attrs, arrays in self.items:
             current = vars(obj)
@@ -83,9 +101,7 @@ class Snapshot:
                 del current[key]
             current.update(attrs)
             for key, saved in arrays.items():
-                original = attrs[key]
-                if original.tobytes() != saved.tobytes() and original.flags.writeable:
-                    np.copyto(original, saved)
+                put_back(attrs[key], saved)
         for lst, saved_items in self.lists:
             if len(lst) != len(saved_items) or any(
                 a is not b for a, b in zip(lst, saved_items, strict=False)
@@ -176,17 +192,42 @@ def entry_index(index: np.ndarray, ndim: int) -> Any:
 
 
 def put_back(array: np.ndarray, saved: np.ndarray) -> None:
-    """Restore ``array``'s bits from ``saved`` when they differ (and it can be written)."""
-    if array.flags.writeable and array.tobytes() != saved.tobytes():
-        np.copyto(array, saved)
+    """Restore ``array``'s bits from ``saved`` (when it can be written).
+
+    A plain copy: cheaper than first asking whether the bits differ (``tobytes`` makes
+    two full copies of a 134 MB weight matrix to say no), and harmless when they do not.
+    """
+    if array.flags.writeable and array.shape == saved.shape:
+        np.copyto(array, saved, casting="unsafe")
+
+
+#: bits of one entry as an unsigned integer, for comparisons without byte copies
+_UINTS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def count_changed(a: np.ndarray, saved: np.ndarray) -> int:
-    """How many entries of ``a`` differ bitwise from ``saved`` (0 when identical)."""
+    """How many entries of ``a`` differ bitwise from ``saved`` (0 when identical).
+
+    Compared as unsigned integers of the entry's width, in chunks, so no copy of either
+    array is made (NaN payloads and the sign of zero count, as bits do)."""
     if a.shape != saved.shape or a.dtype != saved.dtype:
         return int(saved.size)
-    if a.tobytes() == saved.tobytes():
-        return 0
-    av = np.ascontiguousarray(a).view(np.uint8).reshape(a.size, -1)
-    sv = np.ascontiguousarray(saved).view(np.uint8).reshape(saved.size, -1)
-    return int(np.count_nonzero(np.any(av != sv, axis=1)))
+    width = a.dtype.itemsize
+    uint = _UINTS.get(width)
+    if uint is None or a.dtype.hasobject or not (
+        a.flags.c_contiguous and saved.flags.c_contiguous
+    ):
+        ab = np.ascontiguousarray(a).view(np.uint8).reshape(a.size, -1)
+        sb = np.ascontiguousarray(saved).view(np.uint8).reshape(saved.size, -1)
+        return int(np.count_nonzero(np.any(ab != sb, axis=1)))
+    av, sv = a.reshape(-1).view(uint), saved.reshape(-1).view(uint)
+    chunk = 1 << 20
+    return sum(
+        int(np.count_nonzero(av[i : i + chunk] != sv[i : i + chunk]))
+        for i in range(0, av.size, chunk)
+    )
+
+
+def same_bits(a: np.ndarray, saved: np.ndarray) -> bool:
+    """``a`` and ``saved`` hold the same bits (no copy of either)."""
+    return count_changed(a, saved) == 0

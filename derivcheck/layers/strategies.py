@@ -12,6 +12,7 @@ import numpy as np
 
 from derivcheck import fd
 from derivcheck.fd import steps
+from derivcheck.fd.probes import estimates_along
 from derivcheck.layers import report as msg
 from derivcheck.layers.adapters import Tensor
 from derivcheck.layers.base import (
@@ -23,6 +24,17 @@ from derivcheck.layers.base import (
 from derivcheck.layers.diagnose import diagnose_shape
 from derivcheck.layers.report import TensorCheck
 from derivcheck.layers.state import entry_index, put_back
+
+
+def _abs_dot(a: np.ndarray, b: np.ndarray) -> float:
+    """sum |a| |b| in chunks (no full-size temporaries)."""
+    chunk = 1 << 18
+    return float(
+        sum(
+            np.dot(np.abs(a[i : i + chunk]), np.abs(b[i : i + chunk]))
+            for i in range(0, a.size, chunk)
+        )
+    )
 
 
 class Strategies(CheckBase):
@@ -121,21 +133,33 @@ class Strategies(CheckBase):
         checks = [self._new_check(t) for t in group]
         arrays = [t.array for t in group]
         grads = [np.asarray(t.grad, dtype=np.float64) for t in group]
-        joint = [[self.rng.standard_normal(a.shape) for a in arrays] for _ in range(JOINT_PROBES)]
-        results, sigma = self._probes(arrays, grads, joint, None)
-        failing = [
-            (dirs, ratio) for dirs, (bad, _, ratio) in zip(joint, results, strict=True) if bad
-        ]
+        total = sum(a.size for a in arrays)
+        # one flat direction at a time, drawn where it is used (the same numbers as one
+        # draw per array): no list of per-array directions beside their concatenation
+        results, failing = [], []
+        sigma: float | None = None
+        f_point: float | None = None
+        for _ in range(JOINT_PROBES):
+            d = self.rng.standard_normal(total)
+            (result,), sigma, f_point = self._probes(arrays, grads, [d], sigma, f_point)
+            results.append(result)
+            if result[0]:
+                failing.append((d, result[2]))
+        assert sigma is not None
         kinky = any(kink for _, kink, _ in results)
         if len(group) == 1:
             verdicts = ["fail" if failing else "kink" if kinky else "ok"]
         elif failing:
             # the failing direction restricted to one tensor carries exactly that tensor's
             # share of the disagreement
-            directions = max(failing, key=lambda item: item[1])[0]
+            direction = max(failing, key=lambda item: item[1])[0]
             verdicts, ratios = [], []
-            for arr, grad, d in zip(arrays, grads, directions, strict=True):
-                (bad, kink, ratio), _ = self._probes([arr], [grad], [[d]], sigma)
+            start = 0
+            for arr, grad in zip(arrays, grads, strict=True):
+                d = direction[start : start + arr.size]
+                start += arr.size
+                (res,), _, _ = self._probes([arr], [grad], [d], sigma, f_point)
+                bad, kink, ratio = res
                 verdicts.append("fail" if bad else "kink" if kink else "ok")
                 ratios.append(ratio)
             if all(v == "ok" for v in verdicts):  # shares each within tolerance: the worst
@@ -143,8 +167,8 @@ class Strategies(CheckBase):
         elif kinky:  # fresh probes of each tensor alone: a kink may lie in one tensor only
             verdicts = []
             for arr, grad in zip(arrays, grads, strict=True):
-                own = [[self.rng.standard_normal(arr.shape)] for _ in range(JOINT_PROBES)]
-                alone, _ = self._probes([arr], [grad], own, sigma)
+                own = [self.rng.standard_normal(arr.size) for _ in range(JOINT_PROBES)]
+                alone, _, _ = self._probes([arr], [grad], own, sigma, f_point)
                 if any(disagrees for disagrees, _, _ in alone):
                     verdicts.append("fail")
                 else:
@@ -176,21 +200,31 @@ class Strategies(CheckBase):
         self,
         arrays: list[np.ndarray],
         grads: list[np.ndarray],
-        directions: list[list[np.ndarray]],
+        directions: list[np.ndarray],
         sigma: float | None,
-    ) -> tuple[list[tuple[bool, bool, float]], float]:
-        """Directional probes of ``arrays`` (the noise measured once when ``sigma`` is None):
-        for each, (disagrees, straddles a kink, disagreement / tolerance); and the noise."""
+        f0: float | None = None,
+    ) -> tuple[list[tuple[bool, bool, float]], float, float]:
+        """Directional probes of ``arrays`` (the noise measured once when ``sigma`` is None),
+        each direction flat over all of them end to end: for each, (disagrees, straddles a
+        kink, disagreement / tolerance); the noise; and ``f()`` at the point (``f0`` when
+        given: evaluated once for all the probes)."""
 
-        ests = fd.directional_derivatives(self.probe, arrays, directions, eps=self.eps, noise=sigma)
+        backups = [self._start_values(a) for a in arrays]
+        ests = estimates_along(
+            self.probe, arrays, directions, self.eps, None, sigma, backups=backups, f0=f0
+        )
         results = []
-        for est, dirs in zip(ests, directions, strict=True):
+        for est, d in zip(ests, directions, strict=True):
             self.nfev += int(est.nfev)
             expected = 0.0
             spread = 0.0  # sum |g| |d|: the scale of the rounding in ``expected`` itself
-            for g, d in zip(grads, dirs, strict=True):
-                expected += float(np.vdot(g, d))
-                spread += float(np.vdot(np.abs(g), np.abs(d)))
+            start = 0
+            for g in grads:
+                part = d[start : start + g.size]
+                start += g.size
+                flat = g.reshape(-1)
+                expected += float(np.dot(flat, part))
+                spread += _abs_dot(flat, part)
             # compare()'s tolerance in plain floats (its per-call cost is numpy's, on 1 entry)
             diff = abs(expected - est.value)
             if self.rtol is None and self.atol is None:
@@ -205,7 +239,17 @@ class Strategies(CheckBase):
                 results.append((True, False, ratio))
             else:
                 results.append((False, False, diff / tol if tol > 0 else 0.0))
-        return results, float(ests[0].noise)
+        return results, float(ests[0].noise), float(ests[0].f0)
+
+    def _start_values(self, array: np.ndarray) -> np.ndarray:
+        """A copy of ``array`` as it is now, when the check already holds one (the inputs,
+        a parameter at the point), else a fresh copy."""
+        if array is self.x:
+            return self.x0
+        for name, saved in self.param_copies.items():
+            if getattr(self.layer, name, None) is array:
+                return saved
+        return array.copy()
 
     def _counted(self, run: Callable[[Callable[[], float]], Any]) -> Any:
         """``run(probe)``, adding to ``nfev`` the evaluations it made (for engine calls that
