@@ -99,6 +99,9 @@ class CheckBase:
         )
         self.dtype = str(x.dtype) if x.dtype.kind == "f" else "float64"
         self.first_output: np.ndarray = np.zeros(0)
+        # tensors checked by Jacobian compression (layers.compress), and the probe's terms
+        self.structures: dict[str, Any] = {}
+        self.blocks: Callable[[], np.ndarray] | None = None
         self.params: list[str] = []
 
     def fail(self, tensor: str, kind: str, message: str) -> None:

@@ -13,11 +13,13 @@ import numpy as np
 from derivcheck import fd
 from derivcheck.fd import steps
 from derivcheck.fd.probes import estimates_along
+from derivcheck.layers import compress
 from derivcheck.layers import report as msg
 from derivcheck.layers.adapters import Tensor
 from derivcheck.layers.base import (
     FALLBACK_ENTRIES,
     JOINT_PROBES,
+    MAX_FAILURES_PER_TENSOR,
     SAMPLED_ENTRIES,
     CheckBase,
 )
@@ -40,9 +42,57 @@ def _abs_dot(a: np.ndarray, b: np.ndarray) -> float:
 class Strategies(CheckBase):
     """The numeric steps of a check (a mixin of the check)."""
 
+    def _plan(self, tensors: list[Tensor]) -> tuple[bool, float | None]:
+        """Full or directional, and the full check's estimated seconds (auto mode).
+
+        The structure of every tensor is looked for first (a few evaluations each): a
+        compressible tensor costs two evaluations per group, the others two per entry.
+        ``mode="auto"`` picks the full check when one evaluation of the probe times that
+        fits :data:`~derivcheck.layers.compress.FULL_SECONDS`.
+        """
+        self.structures = {}
+        blocks = compress.block_function(self.adapter) if compress.ENABLED else None
+        self.blocks = blocks
+        total = sum(t.array.size for t in tensors)
+        if self.mode == "directional" or (self.mode == "auto" and total > 50 * self.full_limit):
+            return False, None
+        evals = 0
+        plain = 0
+        out_shape = np.shape(self.first_output) if self.adapter.is_layer else (len(self.x),)
+        for t in tensors:
+            s = None
+            if blocks is not None and t.ok:
+                try:
+                    s, n = compress.find(blocks, t.array, out_shape, self.eps, self.seed)
+                except Exception:
+                    s, n = None, 0
+                finally:
+                    self._put_back_all()
+                self.nfev += n
+            self.structures[t.grad_name] = s
+            if s is None:
+                plain += t.array.size
+                evals += 2 * t.array.size
+            else:
+                evals += 2 * s.groups + compress.OVERHEAD
+        if self.mode == "full":
+            return True, None
+        if plain > self.full_limit:
+            return False, None
+        seconds = evals * compress.time_one(self.probe)
+        self.nfev += 3
+        return seconds <= compress.FULL_SECONDS, seconds
+
+    def _put_back_all(self) -> None:
+        np.copyto(self.x, self.x0)
+        for name, saved in self.param_copies.items():
+            put_back(getattr(self.layer, name), saved)
+
     def _numeric(self, tensors: list[Tensor]) -> None:
         total = sum(t.array.size for t in tensors)
-        full = self.mode == "full" or (self.mode == "auto" and total <= self.full_limit)
+        full, seconds = self._plan(tensors)
+        if full:
+            self.strategy = compress.strategy_text(self.structures, seconds)
         stages = len(tensors) if full else 1
         for i, t in enumerate(tensors):
             if full or not t.ok:
@@ -50,6 +100,8 @@ class Strategies(CheckBase):
                 self._guarded([t], lambda group: self._numeric_tensor(group[0]))
         if not full:
             self.strategy = msg.strategy_directional(total, JOINT_PROBES)
+            if seconds is not None:
+                self.strategy += compress.directional_reason(seconds)
             live = [t for t in tensors if t.ok]
             if live:
                 self._report_progress("directional probes", 0, stages)
@@ -81,9 +133,7 @@ class Strategies(CheckBase):
                 check.checked[...] = False
                 check.mismatch[...] = False
         finally:
-            np.copyto(self.x, self.x0)
-            for name, saved in self.param_copies.items():
-                put_back(getattr(self.layer, name), saved)
+            self._put_back_all()
 
     def _new_check(self, t: Tensor) -> TensorCheck:
         shape = t.array.shape
@@ -111,7 +161,9 @@ class Strategies(CheckBase):
 
         check = self._new_check(t)
         if t.ok:
-            self._estimate(check, t, None)
+            structure = self.structures.get(t.grad_name)
+            if structure is None or not self._compressed(check, t, structure):
+                self._estimate(check, t, None)
             return
         if t.grad is not None and t.array.size <= self.full_limit and t.grad.size == t.array.size:
             est = fd.partial_derivatives(self.probe, t.array, None, eps=self.eps)
@@ -120,6 +172,58 @@ class Strategies(CheckBase):
             check.numeric[idx] = est.value
             check.error[idx] = est.error
             check.diagnosis = diagnose_shape(t.grad_name, np.asarray(t.grad), check.numeric, est)
+
+    def _compressed(self, check: TensorCheck, t: Tensor, structure: compress.Structure) -> bool:
+        """Every entry of ``t`` by compression; False when the check must go entry by entry
+        (the directional cross-check disagreed, or an entry it calls wrong is right when
+        estimated alone).  Entries called wrong or kinks are re-estimated one at a time."""
+        assert self.blocks is not None and t.grad is not None
+        analytic = np.asarray(t.grad).reshape(-1).astype(np.float64)
+        name = t.grad_name
+
+        def progress(done: int, total: int) -> None:
+            self._report_progress(f"{name} (group {done:,} of {total:,})", done, total)
+
+        est, n = compress.estimate(
+            self.blocks,
+            self.probe,
+            t.array,
+            structure,
+            analytic,
+            eps=self.eps,
+            rng=np.random.default_rng([self.seed, compress.SAMPLE_SALT, 1]),
+            progress=progress if self.progress is not None else None,
+        )
+        self.nfev += n
+        if est is None:
+            self.notes.append(compress.msg_not_borne_out(name, structure))
+            return False
+        cmp = fd.compare(analytic, est, eps=self.eps, rtol=self.rtol, atol=self.atol)
+        flagged = np.flatnonzero(np.asarray(cmp.mismatch) | np.asarray(cmp.kink))
+        idx = entry_index(est.index, t.array.ndim)
+        check.numeric[idx] = est.value
+        check.error[idx] = est.error
+        check.checked[idx] = True
+        check.kink[idx] = np.asarray(cmp.kink, dtype=bool)
+        check.mismatch[idx] = np.asarray(cmp.mismatch, dtype=bool) & ~check.kink[idx]
+        check.tol[idx] = cmp.tol
+        check.rule = msg.rule_text(self.rtol, self.atol)
+        if flagged.size:
+            # what the report names is estimated one entry at a time, as without compression
+            worst = flagged[np.argsort(-np.nan_to_num(np.abs(cmp.abs_diff[flagged]), nan=np.inf))]
+            again = worst[: 2 * MAX_FAILURES_PER_TENSOR]
+            was_wrong = check.mismatch.reshape(-1)[again].copy()
+            indices = (
+                np.stack(np.unravel_index(again, t.array.shape), axis=1)
+                if t.array.ndim
+                else None
+            )
+            self._estimate(check, t, indices)
+            now_wrong = check.mismatch.reshape(-1)[again]
+            if np.any(was_wrong & ~now_wrong):
+                self.notes.append(compress.msg_not_borne_out(name, structure))
+                return False
+        return True
 
     def _directional(self, group: list[Tensor]) -> None:
         """Gaussian probes over every entry of every tensor of ``group`` at once; only when

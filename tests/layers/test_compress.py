@@ -1,0 +1,217 @@
+"""Full checks by Jacobian compression: the same verdicts and failing entries as entry by
+entry, on the example zoo, on layers that break the structures, and on bugs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from derivcheck.examples import BROKEN, CORRECT, make_case
+from derivcheck.examples import cs231n_broken as cb
+from derivcheck.fd.compressed import colour_groups
+from derivcheck.layers import compress
+from derivcheck.layers.check import check_layer
+from derivcheck.layers.functional import check_function
+from tests.layers.cs231n_cases import cases as functional_cases
+
+
+def run(case, **kwargs):
+    return check_layer(
+        case.layer, case.inputs, case.y_true, forward_kwargs=case.forward_kwargs, **kwargs
+    )
+
+
+def verdict(rep):
+    return (
+        rep.ok,
+        sorted((f.tensor, f.index, f.kind) for f in rep.failures),
+        dict(rep.checked),
+    )
+
+
+def both_ways(monkeypatch, check):
+    """The report with compression, and without it."""
+    with_it = check()
+    monkeypatch.setattr(compress, "ENABLED", False)
+    without = check()
+    monkeypatch.setattr(compress, "ENABLED", True)
+    return with_it, without
+
+
+# --- the grouping itself ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_colour_groups_partition_entries_and_never_share_an_owner(seed):
+    rng = np.random.default_rng(seed)
+    owner = rng.integers(0, 7, size=60)
+    groups = colour_groups(owner)
+    members = np.sort(np.concatenate(groups))
+    assert np.array_equal(members, np.arange(60))
+    for g in groups:
+        assert len(set(owner[g].tolist())) == len(g)
+    assert len(groups) == np.bincount(owner).max()
+
+
+# --- the same verdicts with and without compression ------------------------------------------
+
+ZOO_SHAPE = {"batch": 12, "n_inputs": 10, "n_neurons": 9}
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT) + sorted(BROKEN))
+def test_zoo_verdicts_equal_with_and_without_compression(monkeypatch, name):
+    case = make_case(name, **ZOO_SHAPE)
+    with_it, without = both_ways(monkeypatch, lambda: run(case, mode="full"))
+    assert verdict(with_it) == verdict(without), (str(with_it), str(without))
+    assert (name in CORRECT) == with_it.ok, str(with_it)
+
+
+@pytest.mark.parametrize("name", sorted(functional_cases()))
+def test_functional_verdicts_equal_with_and_without_compression(monkeypatch, name):
+    forward, backward, args = functional_cases()[name]
+    with_it, without = both_ways(
+        monkeypatch, lambda: check_function(forward, backward, *args, mode="full")
+    )
+    assert verdict(with_it) == verdict(without), (str(with_it), str(without))
+    assert with_it.ok, str(with_it)
+
+
+@pytest.mark.parametrize("name", sorted(cb.BROKEN))
+def test_broken_functions_caught_the_same_with_compression(monkeypatch, name):
+    forward, backward, _bug = cb.BROKEN[name]
+    good = functional_cases()
+    base = name.split("_")[0]
+    if base not in good:
+        pytest.skip(f"no point for {name}")
+    args = good[base][2]
+    with_it, without = both_ways(
+        monkeypatch, lambda: check_function(forward, backward, *args, mode="full")
+    )
+    assert verdict(with_it) == verdict(without), (str(with_it), str(without))
+    assert not with_it.ok
+
+
+def test_a_big_dense_layer_is_checked_entry_by_entry_by_compression():
+    case = make_case("Layer_Dense", batch=4, n_inputs=200, n_neurons=100)
+    rep = run(case)
+    assert rep.ok, str(rep)
+    assert rep.checked == {"dinputs": 800, "dweights": 20_000, "dbiases": 100}
+    assert "dweights in 200 groups (columns)" in rep.strategy
+    assert "dinputs in 200 groups (rows)" in rep.strategy
+    # two evaluations per group and a little more, not two per entry
+    assert rep.nfev < 2 * (200 + 200 + 1) + 3 * 80
+
+
+def test_one_wrong_weight_found_by_compression_is_named_exactly():
+    from derivcheck.examples.broken import Dense_MeanInsteadOfSum
+
+    np.random.seed(3)
+    layer = Dense_MeanInsteadOfSum(40, 30)
+    x = np.random.randn(16, 40)
+    rep = check_layer(layer, x, mode="full")
+    assert not rep.ok
+    assert {f.tensor for f in rep.failures} == {"dbiases"}
+    assert "(columns)" in rep.strategy
+
+
+# --- layers that break the structures ---------------------------------------------------------
+
+
+class BatchCentre:
+    """Subtracts the batch mean: every output moves with every input (rows mix)."""
+
+    def forward(self, inputs):
+        self.output = inputs - inputs.mean(axis=0)
+
+    def backward(self, dvalues):
+        self.dinputs = dvalues - dvalues.mean(axis=0)
+
+
+class BatchCentreWrong(BatchCentre):
+    def backward(self, dvalues):
+        self.dinputs = dvalues.copy()  # forgets the mean's share
+
+
+def test_a_layer_that_mixes_rows_is_not_compressed_and_passes():
+    x = np.random.default_rng(0).normal(size=(20, 8))
+    rep = check_layer(BatchCentre(), x, mode="full")
+    assert rep.ok, str(rep)
+    assert "(rows)" not in rep.strategy
+    bad = check_layer(BatchCentreWrong(), x, mode="full")
+    assert not bad.ok
+    assert bad.checked["dinputs"] == x.size
+
+
+class MixesOneRow:
+    """Rows independent except that sample 7 also feeds output row 0: a structure the
+    sample of entries is unlikely to see broken; the cross-check must."""
+
+    def __init__(self, wrong=False):
+        self.wrong = wrong
+
+    def forward(self, inputs):
+        out = np.tanh(inputs)
+        out[0] = out[0] + 0.5 * inputs[7]
+        self.output = out
+
+    def backward(self, dvalues):
+        d = dvalues * (1 - np.tanh(self.inputs_for_backward) ** 2)
+        if not self.wrong:
+            d[7] += 0.5 * dvalues[0]
+        self.dinputs = d
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_structure_broken_outside_the_sample_changes_no_verdict(monkeypatch, seed):
+    x = np.random.default_rng(seed).normal(size=(30, 6))
+
+    def make(wrong):
+        layer = MixesOneRow(wrong)
+        layer.inputs_for_backward = x.copy()
+        return layer
+
+    good, good_plain = both_ways(
+        monkeypatch, lambda: check_layer(make(False), x, mode="full", seed=seed)
+    )
+    assert good.ok and good_plain.ok, str(good)
+    bad, bad_plain = both_ways(
+        monkeypatch, lambda: check_layer(make(True), x, mode="full", seed=seed)
+    )
+    assert not bad.ok and not bad_plain.ok
+    assert verdict(bad) == verdict(bad_plain), (str(bad), str(bad_plain))
+    assert {f.index[0] for f in bad.failures} == {7}
+
+
+class GlobalCentre:
+    """Subtracts the mean of every entry: every output moves with every input."""
+
+    def forward(self, inputs):
+        self.output = inputs - inputs.mean()
+
+    def backward(self, dvalues):
+        self.dinputs = dvalues - dvalues.mean()
+
+
+def test_batch_centring_mixes_rows_but_not_columns_and_is_compressed_by_columns():
+    x = np.random.default_rng(1).normal(size=(4, 600))
+    rep = check_layer(BatchCentre(), x, mode="full")
+    assert rep.ok, str(rep)
+    assert "dinputs in 4 groups (columns)" in rep.strategy
+
+
+def test_auto_mode_goes_directional_when_a_full_check_is_too_slow():
+    x = np.random.default_rng(1).normal(size=(4, 6000))
+    rep = check_layer(GlobalCentre(), x)  # 24,000 entries that cannot be compressed
+    assert rep.ok, str(rep)
+    assert "Gaussian probes" in rep.strategy
+    assert rep.checked["dinputs"] < 100
+
+
+def test_a_slow_forward_goes_directional_in_auto_mode(monkeypatch):
+    monkeypatch.setattr(compress, "time_one", lambda probe, repeats=3: 0.01)
+    case = make_case("Layer_Dense", batch=8, n_inputs=30, n_neurons=20)
+    rep = run(case)
+    assert rep.ok, str(rep)
+    assert "Gaussian probes" in rep.strategy
+    assert "a full check was estimated at" in rep.strategy
+    assert sum(rep.checked.values()) < 100
