@@ -93,13 +93,20 @@ class ProgressBar:
         elapsed = time.perf_counter() - self.start
         if done >= total:
             if self.drawn:
-                self.stream.write("\r" + " " * 72 + "\r")
+                self.stream.write("\r" + " " * 100 + "\r")
                 self.stream.flush()
             return
         if elapsed < 0.5:
             return
-        filled = round(self.WIDTH * done / max(total, 1))
+        fraction = min(1.0, done / max(total, 1))
+        filled = round(self.WIDTH * fraction)
         bar = "#" * filled + "." * (self.WIDTH - filled)
-        self.stream.write(f"\rchecking [{bar}] {done}/{total} {stage:<20.20} {elapsed:5.1f} s")
+        # rate and time left from the evaluations done so far (none yet: no estimate)
+        rate = done / elapsed
+        left = f"{(total - done) / rate:5.1f} s left" if done > 0 else "   ... left"
+        self.stream.write(
+            f"\rchecking [{bar}] {fraction:4.0%} {stage:<22.22} {rate:7,.0f} evals/s "
+            f"{elapsed:5.1f} s, {left}"
+        )
         self.stream.flush()
         self.drawn = True

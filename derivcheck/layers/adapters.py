@@ -66,9 +66,13 @@ class Adapter:
     G: np.ndarray | None = None
     G64: np.ndarray | None = None
     penalty: Callable[[Any], Any] | None = None
+    #: calls of the layer's forward and backward so far (``LayerReport.evaluations``)
+    forwards: int = 0
+    backwards: int = 0
 
     def forward_raw(self, inputs: Any) -> Any:
         """One forward call with the randomness frozen."""
+        self.forwards += 1
         if self.reseed_global:
             np.random.seed(RANDOM_SEED)
         for gen, state in self.generators:
@@ -86,7 +90,13 @@ class Adapter:
     def make_probe(self) -> Callable[[], float]:
         """The scalar the engine differentiates; kept lean (it runs thousands of times)."""
         layer, x, y = self.layer, self.x, self.y_true
-        fwd, kw = layer.forward, self.forward_kwargs
+        kw, ad = self.forward_kwargs, self
+        raw_forward = layer.forward
+
+        def fwd(*args: Any, **kwargs: Any) -> Any:
+            ad.forwards += 1
+            return raw_forward(*args, **kwargs)
+
         if self.kind == "layer_returns":  # forward returns its output instead of storing it
             call, G64r, penr = self.forward_raw, self.G64, self.penalty
 
@@ -152,6 +162,7 @@ class Adapter:
         return np.array(self.layer.output, copy=True)
 
     def backward(self, dvalues: np.ndarray) -> Any:
+        self.backwards += 1
         if self.y_true is not None:
             return self.layer.backward(dvalues, self.y_true)
         return self.layer.backward(dvalues)

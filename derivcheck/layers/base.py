@@ -102,6 +102,9 @@ class CheckBase:
         # tensors checked by Jacobian compression (layers.compress), and the probe's terms
         self.structures: dict[str, Any] = {}
         self.blocks: Callable[[], np.ndarray] | None = None
+        # the progress callback's position: evaluations planned before this tensor, in all
+        self.progress_base = 0
+        self.progress_total = 1
         self.params: list[str] = []
 
     def fail(self, tensor: str, kind: str, message: str) -> None:

@@ -167,6 +167,7 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
             dtype=self.dtype,
             notes=self.notes,
             nfev=self.nfev,
+            evaluations={"forward": self.adapter.forwards, "backward": self.adapter.backwards},
         )
 
     def _run(self) -> None:
@@ -438,10 +439,12 @@ def check_layer(
         backward adds to the parameter fd.  Default: the book's L1/L2
         penalty (:func:`book_penalty`) when the layer has regularizer attributes.
     progress : callable, optional
-        ``progress(stage, done, total)`` is called as the check moves on: before
-        each gradient's finite differences (``stage`` names the gradient, e.g.
-        ``"dweights"``), and once at the end with ``done == total``.  The command
-        line draws its progress bar with it.
+        ``progress(stage, done, total)`` is called as the check moves on, ``done``
+        and ``total`` counting the forward evaluations planned: before each
+        gradient's finite differences (``stage`` names the gradient, e.g.
+        ``"dweights"``), after each group of entries of a compressed full check
+        (``"dweights group 12/784"``), and once at the end with ``done == total``.
+        The command line draws its progress bar, with rate and time left, from it.
 
     Returns
     -------

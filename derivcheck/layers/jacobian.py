@@ -4,6 +4,7 @@ differences.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -117,9 +118,9 @@ def check_jacobian(
             J = raw
             shape = flat_shape
         else:
-            return fail("shape", msg.msg_jac_shape(raw.shape, out0.shape, point.shape))
+            return fail("shape", msg_jac_shape(raw.shape, out0.shape, point.shape))
         if raw.dtype.kind not in "fiub":
-            return fail("contract", msg.msg_jac_not_numeric(raw.dtype))
+            return fail("contract", msg_jac_not_numeric(raw.dtype))
         J = J.astype(np.float64)
         bad = ~np.isfinite(J)
         if bad.any():
@@ -218,3 +219,18 @@ def _jacobian_entries(
                 )
             )
     return report({"jacobian": check}, nfev=calls, dtype=dtype)
+
+
+def msg_jac_shape(
+    got: tuple[int, ...], out_shape: tuple[int, ...], x_shape: tuple[int, ...]
+) -> str:
+    want = out_shape + x_shape
+    flat = (math.prod(out_shape), math.prod(x_shape))
+    return (
+        f"jacobian: wrong shape: jac(x) gave shape {got}, "
+        f"but fun(x).shape + x.shape is {want} (or 2-D {flat})"
+    )
+
+
+def msg_jac_not_numeric(dtype: Any) -> str:
+    return f"jacobian: not numeric: jac(x) gave an array of dtype {dtype}"

@@ -138,21 +138,6 @@ def msg_loss_shape(shape: tuple[int, ...], batch: int) -> str:
     )
 
 
-def msg_jac_shape(
-    got: tuple[int, ...], out_shape: tuple[int, ...], x_shape: tuple[int, ...]
-) -> str:
-    want = out_shape + x_shape
-    flat = (math.prod(out_shape), math.prod(x_shape))
-    return (
-        f"jacobian: wrong shape: jac(x) gave shape {got}, "
-        f"but fun(x).shape + x.shape is {want} (or 2-D {flat})"
-    )
-
-
-def msg_jac_not_numeric(dtype: Any) -> str:
-    return f"jacobian: not numeric: jac(x) gave an array of dtype {dtype}"
-
-
 def msg_numeric_failed(tensor: str, exc: BaseException) -> str:
     return f"{tensor}: not checked: {msg_exception('the numeric differences', exc)}"
 
@@ -494,6 +479,8 @@ class LayerReport:
     notes: list[str] = field(default_factory=list)
     nfev: int = 0
     kind: str = "layer"
+    #: calls of the layer's own forward and backward with numbers: ``{"forward": n, ...}``
+    evaluations: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -622,6 +609,7 @@ class LayerReport:
             "checked": self.checked,
             "kinks": self.n_kinks,
             "nfev": self.nfev,
+            "evaluations": dict(self.evaluations),
             "failures": [f.to_dict() for f in self.failures],
             "tensors": {name: t.to_dict(arrays=arrays) for name, t in self.tensors.items()},
             "notes": list(self.notes),

@@ -93,11 +93,17 @@ class Strategies(CheckBase):
         full, seconds = self._plan(tensors)
         if full:
             self.strategy = compress.strategy_text(self.structures, seconds)
-        stages = len(tensors) if full else 1
-        for i, t in enumerate(tensors):
+        # progress in planned evaluations: two per group of a compressed tensor, two per
+        # entry of another (the directional strategy: one stage)
+        weights = [self._planned_evaluations(t) if full else 0 for t in tensors]
+        stages = sum(weights) if full else 1
+        self.progress_base = 0
+        for t, weight in zip(tensors, weights, strict=True):
             if full or not t.ok:
-                self._report_progress(t.grad_name, i, stages)
+                self._report_progress(t.grad_name, self.progress_base, stages)
+                self.progress_total = stages
                 self._guarded([t], lambda group: self._numeric_tensor(group[0]))
+            self.progress_base += weight
         if not full:
             self.strategy = msg.strategy_directional(total, JOINT_PROBES)
             if seconds is not None:
@@ -110,6 +116,10 @@ class Strategies(CheckBase):
         # the report lists the tensors in this order
         order = [t.grad_name for t in tensors if t.grad_name in self.tensors]
         self.tensors = {name: self.tensors[name] for name in order}
+
+    def _planned_evaluations(self, t: Tensor) -> int:
+        s = self.structures.get(t.grad_name)
+        return 2 * s.groups + compress.OVERHEAD if s is not None else 2 * t.array.size
 
     def _report_progress(self, stage: str, done: int, total: int) -> None:
         if self.progress is not None:
@@ -181,8 +191,12 @@ class Strategies(CheckBase):
         analytic = np.asarray(t.grad).reshape(-1).astype(np.float64)
         name = t.grad_name
 
-        def progress(done: int, total: int) -> None:
-            self._report_progress(f"{name} (group {done:,} of {total:,})", done, total)
+        def progress(done: int, groups: int) -> None:
+            self._report_progress(
+                f"{name} group {done:,}/{groups:,}",
+                self.progress_base + 2 * done,
+                self.progress_total,
+            )
 
         est, n = compress.estimate(
             self.blocks,

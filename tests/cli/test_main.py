@@ -233,10 +233,13 @@ def test_progress_bar_draws_on_a_terminal_and_clears_at_the_end():
     term = _FakeTerminal()
     bar = render.ProgressBar(enabled=True, stream=term)
     bar.start -= 10  # as if the check had been running for 10 s
-    bar("dweights", 1, 3)
-    assert "checking [########................] 1/3 dweights" in term.text
-    bar("done", 3, 3)
-    assert term.text.endswith("\r" + " " * 72 + "\r")
+    bar("dweights", 100, 300)
+    assert "checking [########................]  33% dweights" in term.text
+    # 100 evaluations in 10 s: 10 per second, 200 left: 20 s
+    assert "10 evals/s" in term.text
+    assert "20.0 s left" in term.text
+    bar("done", 300, 300)
+    assert term.text.endswith("\r" + " " * 100 + "\r")
 
 
 def test_progress_bar_is_silent_off_a_terminal_and_for_quick_checks():
@@ -263,9 +266,29 @@ def test_check_layer_reports_progress_per_gradient():
     np.random.seed(0)
     x = np.ones((2, 3))
     check_layer(book.Layer_Dense(3, 2), x, progress=lambda *a: calls.append(a))
-    assert calls == [("dinputs", 0, 3), ("dweights", 1, 3), ("dbiases", 2, 3), ("done", 3, 3)]
+    # done and total count planned evaluations: two per entry (6, 6 and 2 entries)
+    assert calls == [("dinputs", 0, 28), ("dweights", 12, 28), ("dbiases", 24, 28),
+                     ("done", 28, 28)]
     with pytest.raises(InputError, match="`progress` must be callable"):
         check_layer(book.Layer_Dense(3, 2), x, progress=3)
+
+
+def test_progress_moves_within_a_compressed_tensor():
+    import numpy as np
+
+    from derivcheck.examples import book
+    from derivcheck.layers.check import check_layer
+
+    calls = []
+    np.random.seed(0)
+    x = np.random.default_rng(0).normal(size=(8, 60))
+    check_layer(book.Layer_Dense(60, 40), x, mode="full", progress=lambda *a: calls.append(a))
+    groups = [c for c in calls if "dweights group" in c[0]]
+    assert len(groups) == 60  # one call per group of the weights (60 rows of 40)
+    done = [c[1] for c in calls]
+    assert done == sorted(done)  # never goes back
+    assert all(c[1] < c[2] for c in calls[:-1])  # the bar is full only at the end
+    assert calls[-1][0] == "done" and calls[-1][1] == calls[-1][2]
 
 
 def test_version(capsys):

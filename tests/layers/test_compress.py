@@ -215,3 +215,43 @@ def test_a_slow_forward_goes_directional_in_auto_mode(monkeypatch):
     assert "Gaussian probes" in rep.strategy
     assert "a full check was estimated at" in rep.strategy
     assert sum(rep.checked.values()) < 100
+
+
+# --- evaluations counted ------------------------------------------------------------------------
+
+CALLS = {"forward": 0, "backward": 0}
+
+
+class CountedDense:
+    """A dense layer that counts its own calls in a module-level dict (the check puts the
+    layer's attributes back, so the count cannot live on the layer)."""
+
+    def __init__(self, n_in, n_out):
+        rng = np.random.default_rng(0)
+        self.weights = 0.1 * rng.normal(size=(n_in, n_out))
+        self.biases = np.zeros((1, n_out))
+
+    def forward(self, inputs):
+        CALLS["forward"] += 1
+        self.inputs = inputs
+        self.output = inputs @ self.weights + self.biases
+
+    def backward(self, dvalues):
+        CALLS["backward"] += 1
+        self.dweights = self.inputs.T @ dvalues
+        self.dbiases = dvalues.sum(axis=0, keepdims=True)
+        self.dinputs = dvalues @ self.weights.T
+
+
+@pytest.mark.parametrize("mode", ["full", "directional"])
+def test_evaluations_are_the_layers_own_calls(mode):
+    x = np.random.default_rng(2).normal(size=(16, 30))
+    layer = CountedDense(30, 20)
+    CALLS.update(forward=0, backward=0)
+    rep = check_layer(layer, x, mode=mode)
+    assert rep.ok, str(rep)
+    assert rep.evaluations == CALLS
+    assert rep.to_dict()["evaluations"] == CALLS
+    if mode == "full":  # compressed: two per group and a little more, far from two per entry
+        entries = sum(rep.checked.values())
+        assert CALLS["forward"] < entries
