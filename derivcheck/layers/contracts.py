@@ -291,10 +291,15 @@ def _max_excess(
     weights = [1.0, k] if g0 is None else [1.0, 2.0, 1.0]
     peak = sum(w * _abs_max(x) for w, x in zip(weights, arrays, strict=True))
     flats = [x.reshape(-1) for x in arrays]
+    floor = 64 * geps * peak + 64 * tiny  # the threshold wherever the sizes are 0
     worst = None
     for i in range(0, g.size, _CHUNK):
-        c = [x[i : i + _CHUNK].astype(np.float64) for x in flats]
+        c = [x[i : i + _CHUNK] for x in flats]
+        if any(x.dtype != np.float64 for x in c):
+            c = [x.astype(np.float64) for x in c]
         diff = np.abs(c[0] - k * c[1]) if g0 is None else np.abs((c[0] - c[1]) - (c[1] - c[2]))
+        if not diff.size or not float(np.max(diff)) > floor:
+            continue  # within the smallest threshold everywhere (the usual case): no sizes
         size = sum(w * np.abs(x) for w, x in zip(weights, c, strict=True))
         excess = diff > 64 * geps * (size + peak) + 64 * tiny
         if np.any(excess):
