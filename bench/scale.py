@@ -40,8 +40,9 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import derivcheck as dc  # noqa: E402
 from layers import best_of, make_dense, row, torch, torch_gradcheck  # noqa: E402
+
+import derivcheck as dc  # noqa: E402
 
 jax: Any
 try:
@@ -101,7 +102,8 @@ def directional(sizes: list[tuple[int, int]]) -> None:
         layer.forward(x, training=False)
         layer.backward(np.ones((32, n_out)))
         repeats = 1 if n_in * n_out > 10**6 else 5
-        t, rep = best_of(lambda: dc.check_layer(layer, x, mode="directional", seed=SEED), repeats)
+        t, rep = best_of(lambda L=layer, x=x: dc.check_layer(L, x, mode="directional", seed=SEED),
+                         repeats)
         tracemalloc.start()
         dc.check_layer(layer, x, mode="directional", seed=SEED)
         peak = tracemalloc.get_traced_memory()[1]
@@ -112,12 +114,13 @@ def directional(sizes: list[tuple[int, int]]) -> None:
             f"ok={rep.ok}, {rep.evaluations['forward']} forwards, extra memory "
             f"{peak / 1e6:.0f} MB = {peak / own:.1f}x the layer's {own / 1e6:.0f} MB")
         if torch is not None:
-            t_t, ok_t = best_of(lambda: torch_gradcheck(layer, x, fast_mode=True), repeats)
+            t_t, ok_t = best_of(lambda L=layer, x=x: torch_gradcheck(L, x, fast_mode=True),
+                                repeats)
             row("torch gradcheck(fast_mode=True)", f"{t_t * 1e3:.0f} ms",
                 f"ok={ok_t}; ratio torch / derivcheck {t_t / t:.2f}x")
         if jax is not None:
             jax_check(layer, x)  # compile and warm up once
-            t_j, ok_j = best_of(lambda: jax_check(layer, x), repeats)
+            t_j, ok_j = best_of(lambda L=layer, x=x: jax_check(L, x), repeats)
             row("jax check_grads(order=1, modes=['rev'])", f"{t_j * 1e3:.0f} ms",
                 f"ok={ok_j}; ratio jax / derivcheck {t_j / t:.2f}x")
 
@@ -151,17 +154,17 @@ def full() -> None:
     for n_in, n_out in ((64, 32), (784, 128)):
         layer, x = make_dense(n_in, n_out, 32)
         entries = x.size + layer.weights.size + layer.biases.size
-        t, rep = best_of(lambda: dc.check_layer(layer, x, mode="full", seed=SEED), 5)
+        t, rep = best_of(lambda L=layer, x=x: dc.check_layer(L, x, mode="full", seed=SEED), 5)
         row(f"derivcheck check_layer(mode='full'), {n_in} -> {n_out}",
             f"{t * 1e3:.1f} ms",
             f"ok={rep.ok}, {sum(rep.checked.values()):,} of {entries:,} entries, "
             f"{rep.evaluations['forward']:,} forwards (2 per entry would be {2 * entries:,})")
         bug, xb = make_dense(n_in, n_out, 32, where=(n_in - 1, n_out - 1), factor=1.01)
-        t_b, rep_b = best_of(lambda: dc.check_layer(bug, xb, mode="full", seed=SEED), 3)
+        t_b, rep_b = best_of(lambda L=bug, x=xb: dc.check_layer(L, x, mode="full", seed=SEED), 3)
         row("  with dweights[-1, -1] x1.01", f"{t_b * 1e3:.1f} ms",
             f"ok={rep_b.ok}, failures at {[(f.tensor, f.index) for f in rep_b.failures][:2]}")
         if torch is not None and n_in == 64:
-            t_t, ok_t = best_of(lambda: torch_gradcheck(layer, x, fast_mode=False), 2)
+            t_t, ok_t = best_of(lambda L=layer, x=x: torch_gradcheck(L, x, fast_mode=False), 2)
             row("torch gradcheck (slow mode: every entry)", f"{t_t * 1e3:.0f} ms",
                 f"ok={ok_t}; ratio torch / derivcheck {t_t / t:.1f}x")
         elif torch is not None:
