@@ -86,6 +86,7 @@ class ProgressBar:
         self.enabled = enabled and self.stream.isatty()
         self.start = time.perf_counter()
         self.drawn = False
+        self.last = -1.0  # when the bar was last drawn: at most ten redraws a second
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.enabled:
@@ -96,8 +97,9 @@ class ProgressBar:
                 self.stream.write("\r" + " " * 100 + "\r")
                 self.stream.flush()
             return
-        if elapsed < 0.5:
+        if elapsed < 0.5 or elapsed - self.last < 0.1:
             return
+        self.last = elapsed
         fraction = min(1.0, done / max(total, 1))
         filled = round(self.WIDTH * fraction)
         bar = "#" * filled + "." * (self.WIDTH - filled)

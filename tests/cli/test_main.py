@@ -242,6 +242,15 @@ def test_progress_bar_draws_on_a_terminal_and_clears_at_the_end():
     assert term.text.endswith("\r" + " " * 100 + "\r")
 
 
+def test_progress_bar_redraws_at_most_ten_times_a_second():
+    term = _FakeTerminal()
+    bar = render.ProgressBar(enabled=True, stream=term)
+    bar.start -= 10
+    for done in range(1, 200):  # a compressed check reports every group, fast
+        bar("dweights", done, 1000)
+    assert term.text.count("checking [") == 1
+
+
 def test_progress_bar_is_silent_off_a_terminal_and_for_quick_checks():
     term = _FakeTerminal()
     term.isatty = lambda: False
