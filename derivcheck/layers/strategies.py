@@ -214,14 +214,7 @@ class Strategies(CheckBase):
             return False
         cmp = fd.compare(analytic, est, eps=self.eps, rtol=self.rtol, atol=self.atol)
         flagged = np.flatnonzero(np.asarray(cmp.mismatch) | np.asarray(cmp.kink))
-        idx = entry_index(est.index, t.array.ndim)
-        check.numeric[idx] = est.value
-        check.error[idx] = est.error
-        check.checked[idx] = True
-        check.kink[idx] = np.asarray(cmp.kink, dtype=bool)
-        check.mismatch[idx] = np.asarray(cmp.mismatch, dtype=bool) & ~check.kink[idx]
-        check.tol[idx] = cmp.tol
-        check.rule = msg.rule_text(self.rtol, self.atol)
+        self._store(check, t, est, cmp)
         if flagged.size:
             # what the report names is estimated one entry at a time, as without compression
             worst = flagged[np.argsort(-np.nan_to_num(np.abs(cmp.abs_diff[flagged]), nan=np.inf))]
@@ -238,6 +231,19 @@ class Strategies(CheckBase):
                 self.notes.append(compress.msg_not_borne_out(name, structure))
                 return False
         return True
+
+    def _store(
+        self, check: TensorCheck, t: Tensor, est: fd.EntryEstimates, cmp: fd.Comparison
+    ) -> None:
+        """Put the estimated entries and their verdicts into the tensor's check."""
+        idx = entry_index(est.index, t.array.ndim)
+        check.numeric[idx] = est.value
+        check.error[idx] = est.error
+        check.checked[idx] = True
+        check.kink[idx] = np.asarray(cmp.kink, dtype=bool)
+        check.mismatch[idx] = np.asarray(cmp.mismatch, dtype=bool) & ~check.kink[idx]
+        check.tol[idx] = cmp.tol
+        check.rule = msg.rule_text(self.rtol, self.atol)
 
     def _directional(self, group: list[Tensor]) -> None:
         """Gaussian probes over every entry of every tensor of ``group`` at once; only when
@@ -414,11 +420,4 @@ class Strategies(CheckBase):
         )
         self.nfev += int(est.nfev)
         cmp = fd.compare(analytic, est, eps=self.eps, rtol=self.rtol, atol=self.atol)
-        idx = entry_index(est.index, t.array.ndim)
-        check.numeric[idx] = est.value
-        check.error[idx] = est.error
-        check.checked[idx] = True
-        check.kink[idx] = np.asarray(cmp.kink, dtype=bool)
-        check.mismatch[idx] = np.asarray(cmp.mismatch, dtype=bool) & ~check.kink[idx]
-        check.tol[idx] = cmp.tol
-        check.rule = msg.rule_text(self.rtol, self.atol)
+        self._store(check, t, est, cmp)
