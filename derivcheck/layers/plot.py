@@ -51,6 +51,26 @@ def relative_error_map(
     return _as_2d(rel)
 
 
+def relative_tolerance(
+    analytic: np.ndarray | None, numeric: np.ndarray, tol: np.ndarray | None
+) -> float | None:
+    """The median of the entries' tolerances on the heatmap's scale (``tol / max(|analytic|,
+    |numeric|)``), over the entries estimated; None when there is none to show.
+
+    >>> print(relative_tolerance(np.array([1.0, 4.0]), np.array([1.0, 4.0]),
+    ...                          np.array([1e-6, 4e-6])))
+    1e-06
+    """
+    if tol is None or analytic is None or np.shape(analytic) != np.shape(numeric):
+        return None
+    a, n, t = (np.asarray(v, dtype=float).reshape(-1) for v in (analytic, numeric, tol))
+    scale = np.maximum(np.abs(a), np.abs(n))
+    keep = np.isfinite(t) & np.isfinite(n) & (scale > 0)
+    if not keep.any():
+        return None
+    return float(np.median(t[keep] / scale[keep]))
+
+
 def _as_2d(a: np.ndarray) -> np.ndarray:
     if a.ndim == 0:
         return a.reshape(1, 1)
@@ -63,7 +83,8 @@ def plot_report(report: LayerReport, path: str | Path) -> Path:
     """Draw one heatmap per gradient of ``report`` into the PNG file ``path``.
 
     Colour is the relative error of each entry on a log scale; mismatched
-    entries are outlined. Returns the path written.
+    entries are outlined; a line on the colour bar marks the entries' median
+    tolerance on the same scale. Returns the path written.
 
     Raises
     ------
@@ -113,7 +134,12 @@ def plot_report(report: LayerReport, path: str | Path) -> Path:
             else:
                 axis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.set_aspect("auto" if min(rel.shape) == 1 else "equal")
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        mark = relative_tolerance(d["analytic"], d["numeric"], d.get("tol"))
+        if mark is not None:
+            level = min(max(mark, 1e-16), 1.0)
+            bar.ax.axhline(level, color="cyan", linewidth=2)
+            bar.set_label("line: tolerance (median)", fontsize=8)
     fig.suptitle(
         f"{report.subject}: {'ok' if report.ok else 'FAILED'} (seed={report.seed})", fontsize=11
     )

@@ -631,6 +631,7 @@ class LayerReport:
                 "mismatch": t.mismatch,
                 "kink": t.kink,
                 "symbolic": t.symbolic,
+                "tol": t.tol,
             }
             for name, t in self.tensors.items()
         }

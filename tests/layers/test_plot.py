@@ -71,3 +71,22 @@ def test_cli_plot_option(tmp_path, capsys):
     assert cli.main([*argv, "--plot", str(target)]) == 1
     assert target.read_bytes().startswith(b"\x89PNG")
     assert f"plot written to {target}" in capsys.readouterr().out
+
+
+def test_tolerance_mark_lies_between_right_and_wrong_entries():
+    from derivcheck.examples.broken import Dense_MeanInsteadOfSum
+    from derivcheck.layers.plot import relative_error_map, relative_tolerance
+
+    np.random.seed(0)
+    rep = check_layer(Dense_MeanInsteadOfSum(5, 4), np.random.randn(6, 5))
+    data = rep.heatmap_data()
+    for name, d in data.items():
+        mark = relative_tolerance(d["analytic"], d["numeric"], d["tol"])
+        assert mark is not None and 0 < mark < 1e-3
+        rel = relative_error_map(d["analytic"], d["numeric"])
+        wrong = np.asarray(d["mismatch"]).reshape(rel.shape)
+        if wrong.any():
+            assert rel[wrong].min() > mark  # every wrong entry is above the line
+        else:
+            assert np.median(rel) < mark  # the right ones mostly below it
+    assert relative_tolerance(None, np.zeros(3), np.zeros(3)) is None
