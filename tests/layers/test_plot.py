@@ -80,7 +80,7 @@ def test_tolerance_mark_lies_between_right_and_wrong_entries():
     np.random.seed(0)
     rep = check_layer(Dense_MeanInsteadOfSum(5, 4), np.random.randn(6, 5))
     data = rep.heatmap_data()
-    for name, d in data.items():
+    for d in data.values():
         mark = relative_tolerance(d["analytic"], d["numeric"], d["tol"])
         assert mark is not None and 0 < mark < 1e-3
         rel = relative_error_map(d["analytic"], d["numeric"])
