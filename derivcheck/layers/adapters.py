@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from derivcheck.errors import InputError
-from derivcheck.layers.state import set_generator_state
+from derivcheck.layers.state import same_bits, set_generator_state
 
 #: The seed numpy's global random state (and any generator the layer holds) is reset to
 #: before every forward, so dropout draws the same mask every time.
@@ -323,23 +323,34 @@ def gradient_names(t: Tensor) -> list[str]:
     ]
 
 
-def stale_gradients(attrs: dict[str, Any], tensors: list[Tensor]) -> dict[str, Any]:
-    """What every place a gradient may be stored holds before a backward (array and bits)."""
+def stale_gradients(
+    attrs: dict[str, Any],
+    tensors: list[Tensor],
+    saved: Callable[[np.ndarray], np.ndarray | None] | None = None,
+) -> dict[str, Any]:
+    """What every place a gradient may be stored holds before a backward: the array and a
+    copy of its values (``saved(array)``, the snapshot's copy, when it has one: a stale
+    134 MB ``dweights`` is not copied again)."""
+
+    def values(a: np.ndarray) -> np.ndarray:
+        copy = saved(a) if saved is not None else None
+        return a.copy() if copy is None else copy
+
     stale: dict[str, Any] = {}
     for t in tensors:
         for name in gradient_names(t):
             value = attrs.get(name)
             if isinstance(value, np.ndarray):
-                stale[name] = (value, value.tobytes())
+                stale[name] = (value, values(value))
         for holder in GRAD_DICTS:
             d = attrs.get(holder)
             if isinstance(d, dict) and isinstance(d.get(t.name), np.ndarray):
-                stale[f"{holder}[{t.name}]"] = (d[t.name], d[t.name].tobytes())
+                stale[f"{holder}[{t.name}]"] = (d[t.name], values(d[t.name]))
     return stale
 
 
 def _fresh(value: Any, old: Any) -> bool:
-    return not (old is not None and value is old[0] and value.tobytes() == old[1])
+    return not (old is not None and value is old[0] and same_bits(value, old[1]))
 
 
 def read_gradients(

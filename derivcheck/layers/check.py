@@ -45,7 +45,7 @@ import numpy as np
 from derivcheck import _validate
 from derivcheck.errors import InputError
 from derivcheck.layers import report as msg
-from derivcheck.layers import state
+from derivcheck.layers import state, stepcurve
 from derivcheck.layers.adapters import (
     RANDOM_SEED,
     CheckFailed,
@@ -64,7 +64,7 @@ from derivcheck.layers.diagnose import diagnose
 from derivcheck.layers.held import HeldParamsLayer, needs_wrapper
 from derivcheck.layers.jacobian import check_jacobian
 from derivcheck.layers.report import Failure, LayerReport, TensorCheck
-from derivcheck.layers.state import Snapshot, generator_state, same_state
+from derivcheck.layers.state import Snapshot, generator_state, put_back, same_state
 from derivcheck.layers.strategies import Strategies
 from derivcheck.layers.trace.reference import SymbolicReference
 
@@ -167,6 +167,7 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
             dtype=self.dtype,
             notes=self.notes,
             nfev=self.nfev,
+            step_curve=self.step_curve,
             evaluations={"forward": self.adapter.forwards, "backward": self.adapter.backwards},
         )
 
@@ -337,6 +338,24 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
                     batch_axis=self._batch_axis(t),
                 )
                 self._entry_failures(check)
+                if self.step_curve is None and t.array.size:
+                    self._step_curve(t, check)
+
+    def _step_curve(self, t: Tensor, check: TensorCheck) -> None:
+        """The error-vs-step curve of the tensor's worst wrong entry (for the plot)."""
+        first = next(
+            (f for f in self.failures if f.tensor == check.name and f.kind == "mismatch"), None
+        )
+        if first is None or len(first.index) != t.array.ndim:
+            return
+        try:
+            self.step_curve = stepcurve.curve_of(
+                self.probe, t.array, first, float(check.tol[first.index]), self.eps
+            )
+        finally:
+            np.copyto(self.x, self.x0)
+            for name, saved in self.param_copies.items():
+                put_back(getattr(self.layer, name), saved)
 
     def _batch_axis(self, t: Tensor) -> bool:
         """Whether ``t``'s first axis is the samples: the inputs, or a function's first

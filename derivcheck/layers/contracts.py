@@ -91,7 +91,9 @@ class Contracts(CheckBase):
         attrs = vars(layer)
         # a gradient attribute that backward leaves untouched (same array, same bits) is stale,
         # from an earlier backward; a preallocated buffer written in place is not
-        stale = stale_gradients(attrs, tensors)
+        stale = stale_gradients(
+            attrs, tensors, self.snapshot.saved_copy if self.snapshot is not None else None
+        )
         returned = self.call("backward", lambda: ad.backward(dvalues))
         grads = read_gradients(attrs, tensors, returned, stale)
         n = count_changed(dvalues, dvalues0)

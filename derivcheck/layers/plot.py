@@ -28,10 +28,12 @@ INSTALL_HINT = (
 def relative_error_map(
     analytic: np.ndarray | None, numeric: np.ndarray, error: np.ndarray | None = None
 ) -> np.ndarray:
-    """``|analytic - numeric| / max(|analytic|, |numeric|)`` per entry, as a 2-D array.
+    """``|analytic - numeric| / |numeric|`` per entry, as a 2-D array: the report's
+    relative difference (numpy.testing's), so the picture and the text agree.
 
-    Entries not estimated (NaN) stay NaN; exact agreement at zero is 0; a
-    tensor of more than two dimensions is folded to ``(shape[0], -1)``.
+    Entries not estimated (NaN) stay NaN; exact agreement at zero is 0, a
+    non-zero value against a zero reference is inf; a tensor of more than two
+    dimensions is folded to ``(shape[0], -1)``.
 
     Examples
     --------
@@ -44,9 +46,9 @@ def relative_error_map(
         return np.full(_as_2d(numeric).shape, np.nan)
     analytic = np.asarray(analytic, dtype=float)
     diff = np.abs(analytic - numeric)
-    scale = np.maximum(np.abs(analytic), np.abs(numeric))
+    scale = np.abs(numeric)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rel = np.where(scale > 0, diff / scale, 0.0)
+        rel = np.where(scale > 0, diff / scale, np.where(diff > 0, np.inf, 0.0))
     rel[np.isnan(numeric)] = np.nan
     return _as_2d(rel)
 
@@ -54,8 +56,8 @@ def relative_error_map(
 def relative_tolerance(
     analytic: np.ndarray | None, numeric: np.ndarray, tol: np.ndarray | None
 ) -> float | None:
-    """The median of the entries' tolerances on the heatmap's scale (``tol / max(|analytic|,
-    |numeric|)``), over the entries estimated; None when there is none to show.
+    """The median of the entries' tolerances on the heatmap's scale (``tol / |numeric|``),
+    over the entries estimated with a non-zero value; None when there is none to show.
 
     >>> print(relative_tolerance(np.array([1.0, 4.0]), np.array([1.0, 4.0]),
     ...                          np.array([1e-6, 4e-6])))
@@ -63,12 +65,37 @@ def relative_tolerance(
     """
     if tol is None or analytic is None or np.shape(analytic) != np.shape(numeric):
         return None
-    a, n, t = (np.asarray(v, dtype=float).reshape(-1) for v in (analytic, numeric, tol))
-    scale = np.maximum(np.abs(a), np.abs(n))
+    n, t = (np.asarray(v, dtype=float).reshape(-1) for v in (numeric, tol))
+    scale = np.abs(n)
     keep = np.isfinite(t) & np.isfinite(n) & (scale > 0)
     if not keep.any():
         return None
     return float(np.median(t[keep] / scale[keep]))
+
+
+#: the top of the heatmap's colour scale (relative differences above it, inf included)
+TOP = 100.0
+
+
+def _draw_curve(ax: Any, curve: dict[str, Any]) -> None:
+    """|estimate - BACKWARD| against the step, log-log; the chosen step and the tolerance."""
+    from derivcheck.layers.stepcurve import verdict_text
+
+    steps = np.asarray(curve["steps"])
+    gaps = np.abs(np.asarray(curve["estimates"]) - curve["backward"])
+    floor = max(float(np.min(gaps[gaps > 0])) if np.any(gaps > 0) else 1e-300, 1e-300) / 10
+    ax.loglog(steps, np.maximum(gaps, floor), "o-", color="black", markersize=3,
+              label="|central difference - BACKWARD|")
+    ax.axvline(curve["chosen_step"], color="tab:blue", linestyle=":", label="step the check chose")
+    if curve["tol"] > 0:
+        ax.axhline(curve["tol"], color="cyan", linewidth=2, label="tolerance")
+    where = "[" + ", ".join(str(i) for i in curve["index"]) + "]"
+    ax.set_title(
+        f"{curve['tensor']}{where}: error against the step\n({verdict_text(curve)})", fontsize=8
+    )
+    ax.set_xlabel("step h")
+    ax.set_ylabel("|estimate - BACKWARD|")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize=7, frameon=False)
 
 
 def _as_2d(a: np.ndarray) -> np.ndarray:
@@ -82,9 +109,13 @@ def _as_2d(a: np.ndarray) -> np.ndarray:
 def plot_report(report: LayerReport, path: str | Path) -> Path:
     """Draw one heatmap per gradient of ``report`` into the PNG file ``path``.
 
-    Colour is the relative error of each entry on a log scale; mismatched
-    entries are outlined; a line on the colour bar marks the entries' median
-    tolerance on the same scale. Returns the path written.
+    Colour is the relative error of each entry on a log scale (the report's:
+    against the reference the backward was judged by); mismatched entries are
+    outlined; a line on the colour bar marks the entries' median tolerance on
+    the same scale.  A failed check adds the error-vs-step curve of its worst
+    wrong entry (:mod:`derivcheck.layers.stepcurve`): a floor above the
+    tolerance at every step is a bug, a valley below it an artefact of the
+    step.  Returns the path written.
 
     Raises
     ------
@@ -105,13 +136,17 @@ def plot_report(report: LayerReport, path: str | Path) -> Path:
     names = [name for name, d in data.items() if d["numeric"] is not None]
     if not names:
         raise InputError("the report has no per-entry gradient to plot")
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.8), squeeze=False)
-    for ax, name in zip(axes[0], names, strict=True):
+    curve = report.step_curve
+    panels = len(names) + (curve is not None)
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.8), squeeze=False)
+    for ax, name in zip(axes[0][: len(names)], names, strict=True):
         d: dict[str, Any] = data[name]
-        rel = relative_error_map(d["analytic"], d["numeric"])
-        shown = np.where(np.isnan(rel), np.nan, np.clip(rel, 1e-16, 1.0))
+        reference = d.get("reference")
+        rel = relative_error_map(d["analytic"], d["numeric"] if reference is None else reference)
+        # (inf, a value against an exact 0, is drawn at the top of the scale)
+        shown = np.where(np.isnan(rel), np.nan, np.clip(rel, 1e-16, TOP))
         image = ax.imshow(
-            shown, cmap="magma", norm=LogNorm(vmin=1e-16, vmax=1.0), interpolation="nearest"
+            shown, cmap="magma", norm=LogNorm(vmin=1e-16, vmax=TOP), interpolation="nearest"
         )
         mismatch = d.get("mismatch")
         if mismatch is not None and np.shape(mismatch) == np.shape(d["numeric"]):
@@ -135,11 +170,15 @@ def plot_report(report: LayerReport, path: str | Path) -> Path:
                 axis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.set_aspect("auto" if min(rel.shape) == 1 else "equal")
         bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-        mark = relative_tolerance(d["analytic"], d["numeric"], d.get("tol"))
+        mark = relative_tolerance(
+            d["analytic"], d["numeric"] if reference is None else reference, d.get("tol")
+        )
         if mark is not None:
-            level = min(max(mark, 1e-16), 1.0)
+            level = min(max(mark, 1e-16), TOP)
             bar.ax.axhline(level, color="cyan", linewidth=2)
             bar.set_label("line: tolerance (median)", fontsize=8)
+    if curve is not None:
+        _draw_curve(axes[0][-1], curve)
     fig.suptitle(
         f"{report.subject}: {'ok' if report.ok else 'FAILED'} (seed={report.seed})", fontsize=11
     )

@@ -481,6 +481,8 @@ class LayerReport:
     kind: str = "layer"
     #: calls of the layer's own forward and backward with numbers: ``{"forward": n, ...}``
     evaluations: dict[str, int] = field(default_factory=dict)
+    #: the error-vs-step curve of the worst wrong entry (``layers.stepcurve``), or None
+    step_curve: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -610,6 +612,7 @@ class LayerReport:
             "kinks": self.n_kinks,
             "nfev": self.nfev,
             "evaluations": dict(self.evaluations),
+            "step_curve": self.step_curve,
             "failures": [f.to_dict() for f in self.failures],
             "tensors": {name: t.to_dict(arrays=arrays) for name, t in self.tensors.items()},
             "notes": list(self.notes),
@@ -632,6 +635,7 @@ class LayerReport:
                 "kink": t.kink,
                 "symbolic": t.symbolic,
                 "tol": t.tol,
+                "reference": t.reference_values,
             }
             for name, t in self.tensors.items()
         }

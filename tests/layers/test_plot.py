@@ -90,3 +90,48 @@ def test_tolerance_mark_lies_between_right_and_wrong_entries():
         else:
             assert np.median(rel) < mark  # the right ones mostly below it
     assert relative_tolerance(None, np.zeros(3), np.zeros(3)) is None
+
+
+def test_step_curve_of_a_bug_has_a_floor_and_of_a_right_entry_a_valley():
+    from derivcheck.examples.book import Layer_Dense
+    from derivcheck.examples.broken import Dense_MeanInsteadOfSum
+    from derivcheck.layers.stepcurve import MULTIPLIERS, step_curve, verdict_text
+
+    np.random.seed(0)
+    x = np.random.randn(6, 5)
+    rep = check_layer(Dense_MeanInsteadOfSum(5, 4), x)
+    curve = rep.step_curve
+    assert curve is not None and curve["tensor"] == "dbiases"
+    assert len(curve["steps"]) == len(MULTIPLIERS)
+    gaps = np.abs(np.array(curve["estimates"]) - curve["backward"])
+    assert gaps.min() > 100 * curve["tol"]  # no step agrees: a bug
+    assert verdict_text(curve) == "no step's estimate is within the tolerance of BACKWARD"
+    assert rep.to_dict()["step_curve"]["index"] == curve["index"]
+
+    # the same entry of the right layer: the probe is linear in the bias, whose exact
+    # derivative is the column sum of G; the estimates agree with it around the chosen step
+    np.random.seed(0)
+    good = Layer_Dense(5, 4)
+    G = np.random.default_rng(1).normal(size=(6, 4))
+
+    def probe():
+        good.forward(x, True)
+        return float(np.vdot(good.output, G))
+
+    before = good.biases.copy()
+    steps, estimates, chosen = step_curve(probe, good.biases, (0, 2), 2.0**-52)
+    assert np.array_equal(good.biases, before)  # put back bit for bit
+    exact = G[:, 2].sum()
+    errors = np.abs(np.array(estimates) - exact)
+    at_chosen = errors[MULTIPLIERS.index(1.0)]
+    assert steps[MULTIPLIERS.index(1.0)] == pytest.approx(chosen, rel=1e-6)
+    assert at_chosen < 1e-9  # the valley: the check's own step agrees
+    assert errors[0] > 10 * at_chosen  # rounding grows as the step shrinks
+
+
+def test_a_passing_check_has_no_step_curve():
+    from derivcheck.examples.book import Layer_Dense
+
+    np.random.seed(0)
+    rep = check_layer(Layer_Dense(3, 2), np.random.randn(4, 3))
+    assert rep.ok and rep.step_curve is None
