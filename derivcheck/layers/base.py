@@ -105,6 +105,7 @@ class CheckBase:
         # the progress callback's position: evaluations planned before this tensor, in all
         self.progress_base = 0
         self.progress_total = 1
+        self.full_check = True  # every entry (dense per-entry arrays), or directional
         #: the error-vs-step curve of the worst wrong entry (layers.stepcurve), if any
         self.step_curve: dict[str, Any] | None = None
         self.params: list[str] = []

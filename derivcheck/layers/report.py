@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from derivcheck._json import SCHEMA_VERSION, dumps
+from derivcheck.layers import entries
 
 __all__ = ["Failure", "LayerReport", "TensorCheck"]
 
@@ -451,6 +452,10 @@ class TensorCheck:
         if self.diagnosis:
             lines.append(self.diagnosis.replace("BACKWARD", self.label))
         return lines
+
+
+for _name in ("numeric", "error", "tol"):  # dense on first read (layers.entries)
+    setattr(TensorCheck, _name, entries.lazy(_name))
 
 
 @dataclass

@@ -13,7 +13,7 @@ import numpy as np
 from derivcheck import fd
 from derivcheck.fd import steps
 from derivcheck.fd.probes import estimates_along
-from derivcheck.layers import compress
+from derivcheck.layers import compress, entries
 from derivcheck.layers import report as msg
 from derivcheck.layers.adapters import Tensor
 from derivcheck.layers.base import (
@@ -24,6 +24,7 @@ from derivcheck.layers.base import (
     CheckBase,
 )
 from derivcheck.layers.diagnose import diagnose_shape
+from derivcheck.layers.entries import Sparse
 from derivcheck.layers.report import TensorCheck
 from derivcheck.layers.state import entry_index, put_back
 
@@ -91,6 +92,7 @@ class Strategies(CheckBase):
     def _numeric(self, tensors: list[Tensor]) -> None:
         total = sum(t.array.size for t in tensors)
         full, seconds = self._plan(tensors)
+        self.full_check = full
         if full:
             self.strategy = compress.strategy_text(self.structures, seconds)
         # progress in planned evaluations: two per group of a compressed tensor, two per
@@ -147,18 +149,27 @@ class Strategies(CheckBase):
 
     def _new_check(self, t: Tensor) -> TensorCheck:
         shape = t.array.shape
-        nan = np.full(shape, np.nan)
+        # a directional check estimates a few entries one by one: NaN arrays of the
+        # tensor's shape are kept sparse until read (layers.entries)
+        numeric: Any
+        error: Any
+        tol: Any
+        if self.full_check:
+            nan = np.full(shape, np.nan)
+            numeric, error, tol = nan, nan.copy(), nan.copy()
+        else:
+            numeric, error, tol = Sparse(shape), Sparse(shape), Sparse(shape)
         check = TensorCheck(
             name=t.grad_name,
             wrt=t.name,
             shape=shape,
             analytic=t.grad if t.ok else None,
-            numeric=nan.copy(),
-            error=nan.copy(),
+            numeric=numeric,
+            error=error,
             checked=np.zeros(shape, dtype=bool),
             mismatch=np.zeros(shape, dtype=bool),
             kink=np.zeros(shape, dtype=bool),
-            tol=nan.copy(),
+            tol=tol,
             reference=self.reference,
             dtype=str(t.array.dtype),
         )
@@ -237,12 +248,12 @@ class Strategies(CheckBase):
     ) -> None:
         """Put the estimated entries and their verdicts into the tensor's check."""
         idx = entry_index(est.index, t.array.ndim)
-        check.numeric[idx] = est.value
-        check.error[idx] = est.error
+        entries.put(check, "numeric", idx, est.value)
+        entries.put(check, "error", idx, est.error)
         check.checked[idx] = True
         check.kink[idx] = np.asarray(cmp.kink, dtype=bool)
         check.mismatch[idx] = np.asarray(cmp.mismatch, dtype=bool) & ~check.kink[idx]
-        check.tol[idx] = cmp.tol
+        entries.put(check, "tol", idx, cmp.tol)
         check.rule = msg.rule_text(self.rtol, self.atol)
 
     def _directional(self, group: list[Tensor]) -> None:

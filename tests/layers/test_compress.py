@@ -255,3 +255,39 @@ def test_evaluations_are_the_layers_own_calls(mode):
     if mode == "full":  # compressed: two per group and a little more, far from two per entry
         entries = sum(rep.checked.values())
         assert CALLS["forward"] < entries
+
+
+# --- sparse per-entry arrays in directional checks -------------------------------------------
+
+
+def test_directional_reports_keep_per_entry_arrays_sparse_until_read():
+    from derivcheck.examples.book import Layer_Dense
+    from derivcheck.layers.entries import Sparse
+
+    np.random.seed(0)
+    rep = check_layer(Layer_Dense(300, 200), np.random.randn(8, 300), mode="directional")
+    t = rep.tensors["dweights"]
+    assert isinstance(t.__dict__["_numeric"], Sparse)  # nothing has read it yet
+    numeric = t.numeric  # the first read makes it dense, NaN where not estimated
+    assert numeric.shape == (300, 200)
+    assert np.count_nonzero(~np.isnan(numeric)) == t.n_checked == rep.checked["dweights"]
+    assert np.array_equal(~np.isnan(numeric), t.checked)
+    assert np.all(np.isfinite(t.error[t.checked])) and np.all(np.isnan(t.tol[~t.checked]))
+    assert rep.ok, str(rep)
+
+
+def test_sparse_entries_match_dense_assignment():
+    from derivcheck.layers.entries import Sparse
+
+    s = Sparse((3, 4))
+    dense = np.full((3, 4), np.nan)
+    for idx, vals in (
+        ((np.array([0, 2]), np.array([1, 3])), np.array([5.0, 6.0])),
+        ((np.array([2]), np.array([3])), np.array([7.0])),  # a later put wins
+    ):
+        s.put(idx, vals)
+        dense[idx] = vals
+    assert np.array_equal(s.dense(), dense, equal_nan=True)
+    zero_d = Sparse(())
+    zero_d.put(Ellipsis, 2.5)
+    assert zero_d.dense() == 2.5

@@ -1,0 +1,74 @@
+"""Per-entry arrays that are NaN but for a few entries, kept small until read.
+
+A directional check of a 4096 x 4096 weight matrix estimates a dozen entries
+one by one; its report still offers ``numeric``, ``error`` and ``tol`` arrays of
+the tensor's shape (NaN where not estimated).  Three dense float64 copies would
+be 400 MB, more than the layer itself, for twelve numbers.  :class:`Sparse`
+keeps the positions and values; a :func:`lazy` attribute turns it into the
+dense array the first time it is read (a plot, ``to_dict(arrays=True)``), and
+never when nobody looks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+class Sparse:
+    """NaN everywhere but the entries put, as (flat positions, values)."""
+
+    __slots__ = ("parts", "shape")
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+        self.parts: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def put(self, index: Any, values: Any) -> None:
+        """``dense[index] = values`` for an index as :func:`~derivcheck.layers.state.entry_index`
+        makes them (a tuple of index arrays, or ``...`` for a 0-d tensor)."""
+        if index is Ellipsis or not self.shape:
+            flat = np.zeros(1, dtype=np.intp)
+        else:
+            flat = np.ravel_multi_index(index, self.shape)
+        vals = np.broadcast_to(np.asarray(values, dtype=np.float64), flat.shape)
+        self.parts.append((np.asarray(flat, dtype=np.intp).reshape(-1), vals.reshape(-1)))
+
+    def dense(self) -> np.ndarray:
+        out = np.full(self.shape, np.nan)
+        flat = out.reshape(-1)
+        for positions, values in self.parts:  # in order: a later put wins, as assignment does
+            flat[positions] = values
+        return out
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+def lazy(name: str) -> property:
+    """An attribute holding an array or a :class:`Sparse`, read as an array."""
+    key = "_" + name
+
+    def get(self: Any) -> np.ndarray:
+        value = self.__dict__[key]
+        if isinstance(value, Sparse):
+            value = value.dense()
+            self.__dict__[key] = value
+        return value
+
+    def set_(self: Any, value: Any) -> None:
+        self.__dict__[key] = value
+
+    return property(get, set_, doc=f"``{name}`` per entry (NaN where not estimated).")
+
+
+def put(obj: Any, name: str, index: Any, values: Any) -> None:
+    """``getattr(obj, name)[index] = values`` without making a sparse array dense."""
+    value = obj.__dict__["_" + name]
+    if isinstance(value, Sparse):
+        value.put(index, values)
+    else:
+        value[index] = values
