@@ -274,12 +274,14 @@ class Strategies(CheckBase):
         results, failing = [], []
         sigma: float | None = None
         f_point: float | None = None
+        d = np.empty(total)  # one buffer for every probe's direction (a copy kept if it fails)
         for _ in range(JOINT_PROBES):
-            d = self.rng.standard_normal(total)
+            self.rng.standard_normal(out=d)
             (result,), sigma, f_point = self._probes(arrays, grads, [d], sigma, f_point)
             results.append(result)
             if result[0]:
-                failing.append((d, result[2]))
+                failing.append((d.copy(), result[2]))
+        del d
         assert sigma is not None
         kinky = any(kink for _, kink, _ in results)
         if len(group) == 1:
