@@ -62,7 +62,11 @@ class Structure:
         return int(np.bincount(self.owner, minlength=1).max()) if self.owner.size else 0
 
     def block_sums(self, values: np.ndarray) -> np.ndarray:
-        return np.bincount(self.out_block, weights=values, minlength=self.n_blocks)
+        """The sum of ``values`` (one per output entry, row-major) over each block."""
+        # rows are contiguous runs and columns a stride: a reshaped sum, not a bincount
+        if self.name == "rows":
+            return values.reshape(self.n_blocks, -1).sum(axis=1)
+        return values.reshape(-1, self.n_blocks).sum(axis=0)
 
 
 def block_function(adapter: Any) -> Callable[[], np.ndarray] | None:

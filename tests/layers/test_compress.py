@@ -291,3 +291,13 @@ def test_sparse_entries_match_dense_assignment():
     zero_d = Sparse(())
     zero_d.put(Ellipsis, 2.5)
     assert zero_d.dense() == 2.5
+
+
+@pytest.mark.parametrize(
+    "shape, out_shape", [((6, 4), (6, 5)), ((4, 5), (3, 5)), ((2, 3, 4), (2, 7))]
+)
+def test_block_sums_are_the_sums_over_each_predicted_block(shape, out_shape):
+    values = np.random.default_rng(0).normal(size=int(np.prod(out_shape)))
+    for s in compress.candidates(shape, out_shape):
+        expected = np.bincount(s.out_block, weights=values, minlength=s.n_blocks)
+        assert np.allclose(s.block_sums(values), expected, rtol=1e-13, atol=1e-13), s.name
