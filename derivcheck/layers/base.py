@@ -14,7 +14,8 @@ from derivcheck.layers import report as msg
 from derivcheck.layers.adapters import Adapter, CheckFailed, ConventionError
 from derivcheck.layers.report import Failure, TensorCheck
 
-#: ``mode="auto"`` checks every entry when the layer has at most this many entries in all.
+#: ``mode="auto"`` checks every entry only when at most this many entries cannot be grouped
+#: by Jacobian compression (and the whole check is estimated to fit its time budget).
 FULL_CHECK_LIMIT = 20_000
 #: Gaussian directional probes, each over every entry of every tensor at once, in the
 #: directional strategy (a tensor is probed on its own only when one of them disagrees).

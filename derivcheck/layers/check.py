@@ -445,8 +445,14 @@ def check_layer(
         :data:`SAMPLED_ENTRIES` entries per tensor one by one; only when a probe
         disagrees are the tensors probed separately and the wrong entries
         localised (a tensor whose probes straddle a kink gets
-        :data:`FALLBACK_ENTRIES` sampled entries instead).  ``"auto"`` is full up
-        to :data:`FULL_CHECK_LIMIT` entries in all, directional above.
+        :data:`FALLBACK_ENTRIES` sampled entries instead).  A full check groups
+        entries whose effects land in separate output rows or columns
+        (Jacobian compression, :mod:`derivcheck.layers.compress`: the structure is
+        confirmed on the layer, and every entry it calls wrong is estimated again
+        alone).  ``"auto"`` times one forward and runs the full check when it is
+        estimated to take at most :data:`~derivcheck.layers.compress.FULL_SECONDS`
+        (and at most :data:`FULL_CHECK_LIMIT` entries cannot be grouped),
+        directional otherwise; ``report.strategy`` says which, and why.
     seed : int, default 0
         Seeds the probe ``G``, the directions and the samples.
     rtol, atol : float, optional
