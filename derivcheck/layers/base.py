@@ -23,6 +23,11 @@ JOINT_PROBES = 2
 #: Entries per tensor sampled and checked one by one in the directional strategy: a few,
 #: for entry-level numbers in the report (the probes already cover every entry).
 SAMPLED_ENTRIES = 4
+#: ... and for a layer of more than LARGE_LAYER entries in all, one entry per tensor: there
+#: each forward is costly (37 ms at 4096 -> 4096), and four entries per tensor were 24 of a
+#: directional check's 41 forwards, for numbers the probes over every entry already vouch for
+LARGE_LAYER = 1_000_000
+SAMPLED_ENTRIES_LARGE = 1
 #: The sample of a tensor whose probes all straddle a kink (and so decide nothing).
 FALLBACK_ENTRIES = 32
 #: The symbolic reference is tried only up to this many entries in all.

@@ -442,7 +442,8 @@ def check_layer(
         ``"full"`` checks every entry.  ``"directional"`` measures the probe's
         noise once and checks :data:`JOINT_PROBES` Gaussian directional probes,
         each over every entry of every tensor at once, plus a seeded sample of
-        :data:`SAMPLED_ENTRIES` entries per tensor one by one; only when a probe
+        :data:`SAMPLED_ENTRIES` entries per tensor one by one (one per tensor above
+        :data:`LARGE_LAYER` entries in all, where a forward is costly); only when a probe
         disagrees are the tensors probed separately and the wrong entries
         localised (a tensor whose probes straddle a kink gets
         :data:`FALLBACK_ENTRIES` sampled entries instead).  A full check groups

@@ -19,8 +19,10 @@ from derivcheck.layers.adapters import Tensor
 from derivcheck.layers.base import (
     FALLBACK_ENTRIES,
     JOINT_PROBES,
+    LARGE_LAYER,
     MAX_FAILURES_PER_TENSOR,
     SAMPLED_ENTRIES,
+    SAMPLED_ENTRIES_LARGE,
     CheckBase,
 )
 from derivcheck.layers.diagnose import diagnose_shape
@@ -315,9 +317,10 @@ class Strategies(CheckBase):
         f0 = float(self.probe())
         self.nfev += 1
         unlocalised = []
+        sampled = SAMPLED_ENTRIES_LARGE if total > LARGE_LAYER else SAMPLED_ENTRIES
         for t, check, grad, verdict in zip(group, checks, grads, verdicts, strict=True):
             size = t.array.size
-            n_sample = min(FALLBACK_ENTRIES if verdict == "kink" else SAMPLED_ENTRIES, size)
+            n_sample = min(FALLBACK_ENTRIES if verdict == "kink" else sampled, size)
             flat = np.sort(self.rng.choice(size, size=n_sample, replace=False))
             indices: np.ndarray | None = None  # a 0-d parameter: its one entry is all of it
             if t.array.ndim:

@@ -301,3 +301,28 @@ def test_block_sums_are_the_sums_over_each_predicted_block(shape, out_shape):
     for s in compress.candidates(shape, out_shape):
         expected = np.bincount(s.out_block, weights=values, minlength=s.n_blocks)
         assert np.allclose(s.block_sums(values), expected, rtol=1e-13, atol=1e-13), s.name
+
+
+def test_a_large_layer_samples_one_entry_per_tensor_and_still_catches_a_bug():
+    from derivcheck.examples.book import Layer_Dense
+    from derivcheck.layers.base import LARGE_LAYER
+
+    np.random.seed(0)
+    layer = Layer_Dense(1100, 1000)
+    x = np.random.randn(2, 1100)
+    assert layer.weights.size > LARGE_LAYER
+    rep = check_layer(layer, x, mode="directional")
+    assert rep.ok, str(rep)
+    assert rep.checked == {"dinputs": 1, "dweights": 1, "dbiases": 1}
+    assert rep.evaluations["forward"] < 25
+
+    class OneWrongWeight(Layer_Dense):
+        def backward(self, dvalues):
+            super().backward(dvalues)
+            self.dweights[517, 93] *= 1.01
+
+    np.random.seed(0)
+    bad = OneWrongWeight(1100, 1000)
+    rep = check_layer(bad, x, mode="directional")
+    assert not rep.ok
+    assert [(f.tensor, f.index) for f in rep.failures] == [("dweights", (517, 93))]
