@@ -231,7 +231,7 @@ def format_index(tensor: str, index: Sequence[int]) -> str:
 
 
 def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
+    return f"{n:,} {one if n == 1 else many}"
 
 
 def _jsonable(value: Any) -> Any:
@@ -518,7 +518,7 @@ class LayerReport:
         }.get(self.reference, f"against the {self.reference} gradient")
 
     def _checked_line(self) -> str:
-        parts = [f"{name} {t.n_checked}" for name, t in self.tensors.items() if t.n_checked]
+        parts = [f"{name} {t.n_checked:,}" for name, t in self.tensors.items() if t.n_checked]
         if not parts:
             return "Checked nothing."
         total = sum(t.n_checked for t in self.tensors.values())

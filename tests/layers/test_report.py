@@ -10,6 +10,7 @@ import pytest
 
 from derivcheck.layers import diagnose as dg
 from derivcheck.layers import report as lr
+from derivcheck.layers.check import check_layer
 from derivcheck.layers.report import Failure, LayerReport, TensorCheck
 
 
@@ -265,3 +266,13 @@ def test_jacobian_report_calls_the_hand_written_values_jac():
     assert "(JAC), " in text
     assert "BACKWARD" not in text
     assert "Diagnosis: JAC is exactly -NUMERIC everywhere: the sign is flipped." in text
+
+
+def test_large_counts_have_thousands_separators():
+    from derivcheck.examples.book import Layer_Dense
+
+    np.random.seed(0)
+    rep = check_layer(Layer_Dense(60, 40), np.random.default_rng(0).normal(size=(20, 60)),
+                      mode="full")
+    assert rep.ok, str(rep)
+    assert "Checked 3,640 entries (dinputs 1,200, dweights 2,400, dbiases 40)" in str(rep)
