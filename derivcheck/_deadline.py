@@ -26,12 +26,10 @@ stopped True
 from __future__ import annotations
 
 import contextlib
-import gc
 import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 __all__ = ["DeadlineExceeded", "deadline"]
 
@@ -52,31 +50,8 @@ class _Bound:
 _REFIRE = 0.5  # seconds between signals after the first, until the block ends
 
 
-#: how soon the signal comes again when it landed inside a garbage-collector callback
-_RETRY = 0.005
-
-
-def _raise(signum: int, frame: Any) -> None:
-    if in_gc_callback(frame):
-        # an exception raised inside a gc callback is printed and ignored ("Exception
-        # ignored in: gc_callback"), so the bound would slip by a whole refire period:
-        # come back just after the callback instead
-        signal.setitimer(signal.ITIMER_REAL, _RETRY, _REFIRE)
-        return
+def _raise(signum: int, frame: object) -> None:
     raise DeadlineExceeded
-
-
-def in_gc_callback(frame: Any, depth: int = 32) -> bool:
-    """Whether ``frame`` (or one of its callers) runs a function in ``gc.callbacks``, such
-    as the one Hypothesis installs to time garbage collection."""
-    codes = {getattr(cb, "__code__", None) for cb in gc.callbacks}
-    codes.discard(None)
-    while frame is not None and depth > 0 and codes:
-        if frame.f_code in codes:
-            return True
-        frame = frame.f_back
-        depth -= 1
-    return False
 
 
 @contextlib.contextmanager

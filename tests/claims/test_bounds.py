@@ -81,24 +81,3 @@ def test_another_timer_is_left_alone():
         assert signal.getitimer(signal.ITIMER_REAL)[0] > 50.0
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0.0)
-
-
-def test_the_deadline_knows_when_it_lands_in_a_gc_callback():
-    import gc
-    import sys
-
-    from derivcheck._deadline import in_gc_callback
-
-    seen = []
-
-    def callback(phase, info):
-        if phase == "start":
-            seen.append(in_gc_callback(sys._getframe()))
-
-    gc.callbacks.append(callback)
-    try:
-        gc.collect()
-    finally:
-        gc.callbacks.remove(callback)
-    assert seen and all(seen)
-    assert not in_gc_callback(sys._getframe())  # ordinary code is not a callback
