@@ -90,12 +90,9 @@ class Adapter:
     def make_probe(self) -> Callable[[], float]:
         """The scalar the engine differentiates; kept lean (it runs thousands of times)."""
         layer, x, y = self.layer, self.x, self.y_true
-        kw, ad = self.forward_kwargs, self
-        raw_forward = layer.forward
-
-        def fwd(*args: Any, **kwargs: Any) -> Any:
-            ad.forwards += 1
-            return raw_forward(*args, **kwargs)
+        fwd, kw, ad = layer.forward, self.forward_kwargs, self
+        # each lean probe counts its own forward call (ad.forwards): an increment, not a
+        # wrapper around forward, which would add a call per evaluation
 
         if self.kind == "layer_returns":  # forward returns its output instead of storing it
             call, G64r, penr = self.forward_raw, self.G64, self.penalty
@@ -125,12 +122,14 @@ class Adapter:
                 if pen is None:
 
                     def probe_training() -> float:
+                        ad.forwards += 1
                         fwd(x, True, **kw)
                         return float(np.vdot(layer.output, G64))
 
                     return probe_training
 
                 def probe_training_penalty() -> float:
+                    ad.forwards += 1
                     fwd(x, True, **kw)
                     return float(np.vdot(layer.output, G64)) + float(pen(layer))
 
@@ -138,19 +137,31 @@ class Adapter:
             if pen is None:
 
                 def probe_plain() -> float:
+                    ad.forwards += 1
                     fwd(x, **kw)
                     return float(np.vdot(layer.output, G64))
 
                 return probe_plain
 
             def probe_plain_penalty() -> float:
+                ad.forwards += 1
                 fwd(x, **kw)
                 return float(np.vdot(layer.output, G64)) + float(pen(layer))
 
             return probe_plain_penalty
         if self.kind == "loss":
-            return lambda: float(np.mean(fwd(x, y, **kw)))
-        return lambda: float(fwd(x, y, **kw))
+
+            def probe_loss() -> float:
+                ad.forwards += 1
+                return float(np.mean(fwd(x, y, **kw)))
+
+            return probe_loss
+
+        def probe_combined() -> float:
+            ad.forwards += 1
+            return float(fwd(x, y, **kw))
+
+        return probe_combined
 
     def dvalues(self) -> np.ndarray:
         """A fresh copy of what backward receives (after a forward at the unperturbed point)."""
