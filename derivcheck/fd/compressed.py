@@ -117,9 +117,7 @@ def grouped_partials(
         shape = (len(multipliers), k)
         fp, fm, hp, hm = (np.full(shape, np.nan) for _ in range(4))
         for g, members in enumerate(groups_):
-            xs = backup.reshape(-1)[members] if backup.flags.c_contiguous else (
-                np.asarray(backup.flat[members])
-            )
+            xs = backup.reshape(-1)[members]  # (the backup is a C-contiguous copy)
             xs64 = x0[members]
             own = owner[members]
             for level, multiplier in enumerate(multipliers):

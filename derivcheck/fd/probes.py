@@ -185,8 +185,12 @@ def probe(
     scale_f: float,
     sigma: float,
     levels: int,
+    attempts: int = _LADDER,
 ) -> tuple[float, float, bool, int, float]:
     """Directional estimate along ``d`` on ``parts``: (value, error, kink, nfev, t).
+
+    ``attempts=1``: the first step only (``levels == 1``: one central difference and
+    its cheap bound, rounding ``2 noise / t`` plus the gap's curvature guess).
 
     ``levels == 1``: plain central difference with the cheap bound (a kink is
     flagged when the slopes' gap does not shrink with the step);
@@ -203,7 +207,7 @@ def probe(
     last_gap = math.inf
     kink_seen = False
     try:
-        for attempt in range(_LADDER):
+        for attempt in range(attempts):
             t = t0 * 0.25**attempt
             fp: list[float] = []
             fm: list[float] = []
@@ -242,40 +246,6 @@ def probe(
     if levels == 1:  # the cheap probe's estimate is kept; the kink is only a hint
         return best[0], best[1], kink_seen, nfev, best[3]
     return best[0], best[1], best[2], nfev, best[3]
-
-
-def central_once(
-    f: Callable[[], float],
-    perturber: Perturber,
-    parts: list[tuple[int, int, int, int]],
-    d: np.ndarray,
-    f0: float,
-    eta: float,
-    eps_f: float,
-    scale_f: float,
-    sigma: float,
-) -> tuple[float, float, float]:
-    """One central difference along ``d`` and its cheap error bound: (value, error, t).
-
-    The bound is the entry engine's first-stage one: rounding ``2 noise / t`` plus
-    the truncation guessed from the one-sided slopes' gap (``t f''``) times ``eta``.
-    """
-    t = direction_step(perturber, parts, d, eta)
-    segments = perturber.segments(parts, d)
-    try:
-        perturber.set(segments, t)
-        fp = float(f())
-        perturber.set(segments, -t)
-        fm = float(f())
-    finally:
-        perturber.reset(segments)
-    scale = max(abs(f0), abs(fp), abs(fm), scale_f)
-    noise = max(NOISE_FACTOR * eps_f * scale, NOISE_SIGMAS * sigma)
-    value = (fp - fm) / (2.0 * t)
-    error = 2.0 * noise / t + abs((fp - 2.0 * f0 + fm) / t) * eta
-    if not math.isfinite(error):
-        error = math.inf  # never settles: the full treatment decides
-    return value, error, t
 
 
 def sigma_direction(
@@ -431,10 +401,11 @@ def estimates_along(
                 sigma = sigma_direction(f, perturber, parts, direction, t, f0)
                 nfev += NOISE_POINTS
             if targets is not None:
-                value, error, t = central_once(
-                    f, perturber, parts, direction, f0, eta, eps_f, scale_f, sigma
+                value, error, _, n, t = probe(
+                    f, perturber, parts, direction, f0, eta, eps_f, scale_f, sigma,
+                    levels=1, attempts=1,
                 )
-                nfev += 2
+                nfev += n
                 if abs(value - targets[j]) <= error:
                     out.append(DirectionalEstimate(value, error, False, nfev, t, sigma, f0))
                     nfev = 0

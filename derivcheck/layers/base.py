@@ -13,6 +13,7 @@ import numpy as np
 from derivcheck.layers import report as msg
 from derivcheck.layers.adapters import Adapter, CheckFailed, ConventionError
 from derivcheck.layers.report import Failure, TensorCheck
+from derivcheck.layers.state import put_back
 
 #: ``mode="auto"`` checks every entry only when at most this many entries cannot be grouped
 #: by Jacobian compression (and the whole check is estimated to fit its time budget).
@@ -115,6 +116,12 @@ class CheckBase:
         #: the error-vs-step curve of the worst wrong entry (layers.stepcurve), if any
         self.step_curve: dict[str, Any] | None = None
         self.params: list[str] = []
+
+    def _put_back_all(self) -> None:
+        """The inputs and every parameter back to the values the check started from."""
+        np.copyto(self.x, self.x0)
+        for name, saved in self.param_copies.items():
+            put_back(getattr(self.layer, name), saved)
 
     def fail(self, tensor: str, kind: str, message: str) -> None:
         self.failures.append(Failure(tensor, (), None, None, None, None, kind, message))

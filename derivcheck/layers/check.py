@@ -64,7 +64,7 @@ from derivcheck.layers.diagnose import diagnose
 from derivcheck.layers.held import HeldParamsLayer, needs_wrapper
 from derivcheck.layers.jacobian import check_jacobian
 from derivcheck.layers.report import Failure, LayerReport, TensorCheck
-from derivcheck.layers.state import Snapshot, generator_state, put_back, same_state
+from derivcheck.layers.state import Snapshot, generator_state, same_state
 from derivcheck.layers.strategies import Strategies
 from derivcheck.layers.trace.reference import SymbolicReference
 
@@ -353,9 +353,7 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
                 self.probe, t.array, first, float(check.tol[first.index]), self.eps
             )
         finally:
-            np.copyto(self.x, self.x0)
-            for name, saved in self.param_copies.items():
-                put_back(getattr(self.layer, name), saved)
+            self._put_back_all()
 
     def _batch_axis(self, t: Tensor) -> bool:
         """Whether ``t``'s first axis is the samples: the inputs, or a function's first

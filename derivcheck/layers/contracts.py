@@ -269,9 +269,7 @@ class Contracts(CheckBase):
         except Exception:
             return None
         finally:
-            np.copyto(self.x, self.x0)
-            for name, saved in self.param_copies.items():
-                put_back(getattr(self.layer, name), saved)
+            self._put_back_all()
         return read_gradients(attrs, tensors, returned, {})
 
 

@@ -11,7 +11,6 @@ never when nobody looks.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -42,10 +41,6 @@ class Sparse:
         for positions, values in self.parts:  # in order: a later put wins, as assignment does
             flat[positions] = values
         return out
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
 
 
 def lazy(name: str) -> property:

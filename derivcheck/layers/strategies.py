@@ -28,7 +28,7 @@ from derivcheck.layers.base import (
 from derivcheck.layers.diagnose import diagnose_shape
 from derivcheck.layers.entries import Sparse
 from derivcheck.layers.report import TensorCheck
-from derivcheck.layers.state import entry_index, put_back
+from derivcheck.layers.state import entry_index
 
 
 def _abs_dot(a: np.ndarray, b: np.ndarray) -> float:
@@ -85,11 +85,6 @@ class Strategies(CheckBase):
         seconds = evals * compress.time_one(self.probe)
         self.nfev += 3
         return seconds <= compress.FULL_SECONDS, seconds
-
-    def _put_back_all(self) -> None:
-        np.copyto(self.x, self.x0)
-        for name, saved in self.param_copies.items():
-            put_back(getattr(self.layer, name), saved)
 
     def _numeric(self, tensors: list[Tensor]) -> None:
         total = sum(t.array.size for t in tensors)

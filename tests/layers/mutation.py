@@ -108,12 +108,11 @@ def mutants(function: Any) -> Iterator[tuple[str, Any]]:
 def gradients(layer: Any, case: Any, dvalues: np.ndarray | None) -> dict[str, np.ndarray]:
     """The gradients the layer's backward sets at the case's point."""
     if case.y_true is not None:
-        out = layer.forward(case.inputs, case.y_true, **case.forward_kwargs)
+        layer.forward(case.inputs, case.y_true, **case.forward_kwargs)
         if case.kind == "softmax_loss":
             layer.backward(layer.output, case.y_true)
         else:
             layer.backward(case.inputs, case.y_true)
-        del out
     else:
         layer.forward(case.inputs, **case.forward_kwargs)
         layer.backward(dvalues)
@@ -209,9 +208,8 @@ def run() -> tuple[Tally, Tally]:
         base = new_case()
         dvalues = None
         if base.y_true is None:
-            probe = base.layer
-            probe.forward(base.inputs, **base.forward_kwargs)
-            dvalues = np.random.default_rng(7).standard_normal(np.shape(probe.output))
+            base.layer.forward(base.inputs, **base.forward_kwargs)
+            dvalues = np.random.default_rng(7).standard_normal(np.shape(base.layer.output))
         right = gradients(new_case().layer, base, dvalues)
         for what, backward in mutants(cls.backward):
             case = new_case()
