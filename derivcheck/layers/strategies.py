@@ -90,8 +90,6 @@ class Strategies(CheckBase):
         total = sum(t.array.size for t in tensors)
         full, seconds = self._plan(tensors)
         self.full_check = full
-        if full:
-            self.strategy = compress.strategy_text(self.structures, seconds)
         # progress in planned evaluations: two per group of a compressed tensor, two per
         # entry of another (the directional strategy: one stage)
         weights = [self._planned_evaluations(t) if full else 0 for t in tensors]
@@ -103,7 +101,9 @@ class Strategies(CheckBase):
                 self.progress_total = stages
                 self._guarded([t], lambda group: self._numeric_tensor(group[0]))
             self.progress_base += weight
-        if not full:
+        if full:  # after the fact: a tensor whose grouping was not borne out is not named
+            self.strategy = compress.strategy_text(self.structures, seconds)
+        else:
             self.strategy = msg.strategy_directional(total, JOINT_PROBES)
             if seconds is not None:
                 self.strategy += compress.directional_reason(seconds)
@@ -219,6 +219,7 @@ class Strategies(CheckBase):
         self.nfev += n
         if est is None:
             self.notes.append(compress.msg_not_borne_out(name, structure))
+            self.structures[name] = None
             return False
         cmp = fd.compare(analytic, est, eps=self.eps, rtol=self.rtol, atol=self.atol)
         flagged = np.flatnonzero(np.asarray(cmp.mismatch) | np.asarray(cmp.kink))
@@ -237,6 +238,7 @@ class Strategies(CheckBase):
             now_wrong = check.mismatch.reshape(-1)[again]
             if np.any(was_wrong & ~now_wrong):
                 self.notes.append(compress.msg_not_borne_out(name, structure))
+                self.structures[name] = None
                 return False
         return True
 
