@@ -19,7 +19,9 @@ How an entry is estimated:
    along tiny steps), so rounding bounds are measured, not guessed from ``|f|``;
 2. a central difference at ``h`` (2 evaluations).  When the backward's value is
    given and agrees within a cheap bound (rounding plus a curvature guess),
-   the entry is settled;
+   the entry is settled.  With the backward's values, step 1 is taken only when
+   the rounding floor ``2 eps |f|`` alone leaves some entry unsettled: the floor
+   is below any measured bound, so what it settles stays settled;
 3. otherwise steps ``2h`` and ``4h`` too (4 more): Richardson extrapolation,
    an error estimate, and the one-sided kink test (a smooth ``f`` has one-sided
    slopes whose gap grows like the step; a kink's gap does not);
@@ -34,6 +36,7 @@ No SymPy here: numpy only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +91,10 @@ class EntryEstimates:
     slope_minus, slope_plus : ndarray of float64, shape (k,)
         One-sided difference quotients at the first step, left and right; the
         two sides of a kink.
+    noise : float
+        The standard deviation of ``f``'s rounding noise used, measured or given
+        (pass it as ``noise=`` to later calls on the same ``f``); NaN when none was
+        given and the rounding floor alone settled every entry, so none was measured.
     """
 
     index: np.ndarray
@@ -98,6 +105,7 @@ class EntryEstimates:
     nfev: int
     slope_minus: np.ndarray = field(default_factory=lambda: np.zeros(0))
     slope_plus: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    noise: float = math.nan
 
 
 
@@ -139,7 +147,9 @@ def partial_derivatives(
     noise : float, optional
         Standard deviation of ``f``'s rounding noise, if known (see
         :func:`noise_level`); by default it is measured with 8 extra
-        evaluations of ``f`` along tiny steps of the entries asked.
+        evaluations of ``f`` along tiny steps of the entries asked -- with
+        ``analytic``, only when some entry does not settle under the rounding
+        floor alone (a smaller bound than any measured noise gives).
     f0 : float, optional
         ``f()`` at the current point, if known (saves an evaluation).
 
@@ -206,18 +216,26 @@ def partial_derivatives(
     item = array.item
     positions = flat.tolist()
     nfev = 0
+
+    def measure_noise() -> float:
+        nonlocal nfev
+        assert f0 is not None
+        sigma_now = sigma_along(f, entry_path(array, flat, eta), f0)
+        nfev += NOISE_POINTS
+        put_back_entries()
+        return sigma_now
     try:
         if f0_given is None:
             f0 = float(f())
             nfev += 1
         else:
             f0 = f0_given
-        if sigma_given is None:
-            sigma = sigma_along(f, entry_path(array, flat, eta), f0)
-            nfev += NOISE_POINTS
-            put_back_entries()
-        else:
-            sigma = sigma_given
+        # With ``analytic``, the noise is measured only when some entry does not settle
+        # under the rounding floor alone (sigma 0): the floor is the smaller bound, so an
+        # entry it settles would settle under any measured noise too.
+        lazy = sigma_given is None and target is not None
+        sigma = measure_noise() if sigma_given is None and not lazy else sigma_given or 0.0
+        measured = not lazy
         # stage 1: plain central difference for every entry (local names: hot loop)
         fps: list[float] = []
         fms: list[float] = []
@@ -240,21 +258,30 @@ def partial_derivatives(
         fm1 = np.array(fms)
         hp1 = np.array(hps)
         hm1 = np.array(hms)
-        noise_bound = rounding_noise(eps_f, scale_f, sigma, fp1, fm1, np.full(k, f0))
         value = three_point(f0, fp1, fm1, hp1, hm1)
         with np.errstate(all="ignore"):
             s_plus = (fp1 - f0) / hp1
             s_minus = (f0 - fm1) / hm1
+
+        def cheap_error(sigma: float) -> np.ndarray:
             # rounding of the difference (2 noise/h, x2) plus truncation h^2 f'''/6,
             # with f''' ~ f''/scale guessed from the one-sided slopes' gap h f''
-            error = 2.0 * noise_bound / (0.5 * (hp1 + hm1)) + np.abs(s_plus - s_minus) * eta
+            noise_bound = rounding_noise(eps_f, scale_f, sigma, fp1, fm1, np.full(k, f0))
+            with np.errstate(all="ignore"):
+                return 2.0 * noise_bound / (0.5 * (hp1 + hm1)) + np.abs(s_plus - s_minus) * eta
+
+        error = cheap_error(sigma)
         kink = np.zeros(k, dtype=bool)
         if target is None:
             doubtful = np.arange(k)
         else:
             with np.errstate(invalid="ignore"):
-                settled = np.abs(value - target) <= error
-            doubtful = np.flatnonzero(~settled)
+                doubtful = np.flatnonzero(~(np.abs(value - target) <= error))
+            if lazy and doubtful.size:
+                sigma, measured = measure_noise(), True
+                error = cheap_error(sigma)
+                with np.errstate(invalid="ignore"):
+                    doubtful = np.flatnonzero(~(np.abs(value - target) <= error))
 
         def stencil(entries: np.ndarray, multipliers: tuple[float, ...]) -> tuple[np.ndarray, ...]:
             """f and the actual steps at +-multiplier*h for each entry: arrays (levels, m)."""
@@ -309,4 +336,6 @@ def partial_derivatives(
                 )
     finally:
         put_back_entries()
-    return EntryEstimates(index, value, error, kink, hp1, nfev, s_minus, s_plus)
+    return EntryEstimates(
+        index, value, error, kink, hp1, nfev, s_minus, s_plus, sigma if measured else math.nan
+    )

@@ -381,7 +381,9 @@ def estimates_along(
     ``targets``: the backward's value along each direction.  As for an entry, a plain
     central difference that agrees with it within the cheap bound (rounding plus a
     curvature guess) settles the probe after two evaluations; the others get the full
-    treatment (Richardson, the kink test, smaller steps while truncation dominates)."""
+    treatment (Richardson, the kink test, smaller steps while truncation dominates).
+    With ``targets`` and no ``noise``, the noise is measured only for a probe that the
+    rounding floor alone does not settle (an estimate's ``noise`` is NaN until then)."""
     eps_f = check_eps(eps, arrs)
     scale_f = check_f_scale(f_scale)
     sigma = check_noise(noise)
@@ -390,26 +392,42 @@ def estimates_along(
     parts = perturber.parts(0, perturber.size)
     nfev = 1
     out = []
+
+    def measure(direction: np.ndarray) -> float:
+        nonlocal nfev
+        assert f0 is not None
+        nfev += NOISE_POINTS
+        t = direction_step(perturber, parts, direction, eta)
+        return sigma_direction(f, perturber, parts, direction, t, f0)
+
     try:
         if f0 is None:
             f0 = float(f())
         else:
             nfev = 0
         for j, direction in enumerate(directions):
-            if sigma is None:
-                t = direction_step(perturber, parts, direction, eta)
-                sigma = sigma_direction(f, perturber, parts, direction, t, f0)
-                nfev += NOISE_POINTS
             if targets is not None:
-                value, error, _, n, t = probe(
-                    f, perturber, parts, direction, f0, eta, eps_f, scale_f, sigma,
-                    levels=1, attempts=1,
-                )
-                nfev += n
-                if abs(value - targets[j]) <= error:
-                    out.append(DirectionalEstimate(value, error, False, nfev, t, sigma, f0))
+                # with no noise given, first under the rounding floor alone (sigma 0): a
+                # smaller bound than any measured noise gives, so what it settles is settled
+                settled = False
+                for floor_only in (True, False) if sigma is None else (False,):
+                    if not floor_only and sigma is None:
+                        sigma = measure(direction)
+                    value, error, _, n, t = probe(
+                        f, perturber, parts, direction, f0, eta, eps_f, scale_f,
+                        0.0 if floor_only or sigma is None else sigma, levels=1, attempts=1,
+                    )
+                    nfev += n
+                    settled = abs(value - targets[j]) <= error
+                    if settled:
+                        break
+                if settled:
+                    noise_used = math.nan if sigma is None else sigma
+                    out.append(DirectionalEstimate(value, error, False, nfev, t, noise_used, f0))
                     nfev = 0
                     continue
+            if sigma is None:
+                sigma = measure(direction)
             value, error, kink, n, t = probe(
                 f, perturber, parts, direction, f0, eta, eps_f, scale_f, sigma, levels=3
             )

@@ -281,7 +281,6 @@ class Strategies(CheckBase):
             if result[0]:
                 failing.append((d.copy(), result[2]))
         del d
-        assert sigma is not None
         kinky = any(kink for _, kink, _ in results)
         if len(group) == 1:
             verdicts = ["fail" if failing else "kink" if kinky else "ok"]
@@ -327,7 +326,7 @@ class Strategies(CheckBase):
                 check.localised = True
                 if len(extra):
                     indices = np.unique(np.concatenate([extra, indices]), axis=0)
-            self._estimate(check, t, indices, noise=sigma, f0=f0)
+            sigma = self._estimate(check, t, indices, noise=sigma, f0=f0)
             if verdict == "fail" and not check.mismatch.any():
                 unlocalised.append(t.grad_name)
         for name in unlocalised:
@@ -340,11 +339,12 @@ class Strategies(CheckBase):
         directions: list[np.ndarray],
         sigma: float | None,
         f0: float | None = None,
-    ) -> tuple[list[tuple[bool, bool, float]], float, float]:
-        """Directional probes of ``arrays`` (the noise measured once when ``sigma`` is None),
-        each direction flat over all of them end to end: for each, (disagrees, straddles a
-        kink, disagreement / tolerance); the noise; and ``f()`` at the point (``f0`` when
-        given: evaluated once for all the probes)."""
+    ) -> tuple[list[tuple[bool, bool, float]], float | None, float]:
+        """Directional probes of ``arrays``, each direction flat over all of them end to
+        end: for each, (disagrees, straddles a kink, disagreement / tolerance); the noise
+        (``sigma``, else measured once when the rounding floor alone does not settle a
+        probe, else None); and ``f()`` at the point (``f0`` when given: evaluated once for
+        all the probes)."""
 
         backups = [self._start_values(a) for a in arrays]
         expectations = []
@@ -380,7 +380,8 @@ class Strategies(CheckBase):
                 results.append((True, False, ratio))
             else:
                 results.append((False, False, diff / tol if tol > 0 else 0.0))
-        return results, float(ests[0].noise), float(ests[0].f0)
+        measured = [e.noise for e in ests if not math.isnan(e.noise)]
+        return results, (measured[-1] if measured else None), float(ests[0].f0)
 
     def _start_values(self, array: np.ndarray) -> np.ndarray:
         """A copy of ``array`` as it is now, when the check already holds one (the inputs,
@@ -407,7 +408,7 @@ class Strategies(CheckBase):
         finally:
             self.nfev += calls
 
-    def _localise(self, array: np.ndarray, grad: np.ndarray, sigma: float) -> np.ndarray:
+    def _localise(self, array: np.ndarray, grad: np.ndarray, sigma: float | None) -> np.ndarray:
         """Indices of the wrong entries of one tensor found by group testing, shape (k, ndim)."""
 
         found = self._counted(
@@ -422,7 +423,10 @@ class Strategies(CheckBase):
         indices: np.ndarray | None,
         noise: float | None = None,
         f0: float | None = None,
-    ) -> None:
+    ) -> float | None:
+        """Estimate ``indices`` of ``t`` (all when None) and store them in ``check``; the
+        noise used (``noise``, else as measured, else None when the rounding floor alone
+        settled every entry), for the next call on the same probe."""
 
         grad = np.asarray(t.grad)
         analytic = (
@@ -434,3 +438,4 @@ class Strategies(CheckBase):
         self.nfev += int(est.nfev)
         cmp = fd.compare(analytic, est, eps=self.eps, rtol=self.rtol, atol=self.atol)
         self._store(check, t, est, cmp)
+        return noise if noise is not None else None if math.isnan(est.noise) else est.noise

@@ -765,3 +765,33 @@ def test_noise_level():
     assert 0 < sigma32 < 100 * F32 * total
     assert sigma64 < 100 * F64 * total
     assert sigma64 < sigma32
+
+
+def test_partial_derivatives_measure_the_noise_only_when_the_floor_does_not_settle():
+    """With the backward's values, the 8 noise evaluations are spent only when some entry
+    does not settle under the rounding floor alone, which never settles what a measured
+    noise would not."""
+    w = np.linspace(-1.0, 1.0, 6)
+    exact = 2.0 * w
+
+    def smooth() -> float:
+        return float(np.sum(w**2))
+
+    lazy = g.partial_derivatives(smooth, w, analytic=exact)
+    eager = g.partial_derivatives(smooth, w)
+    assert lazy.nfev == 1 + 2 * w.size  # the point and two per entry, no noise
+    assert eager.nfev >= lazy.nfev + fd_stencil.NOISE_POINTS
+    assert g.compare(exact, lazy, eps=F64).ok
+
+    def noisy() -> float:  # rounded to 11 significant digits: noise ~1e-11 |f|, not eps's
+        return float(f"{float(np.sum(w**2)):.11g}")
+
+    floor_only = g.partial_derivatives(noisy, w, analytic=exact, noise=0.0)
+    measured = g.partial_derivatives(noisy, w, analytic=exact)
+    # the floor alone (float64's) sees kinks or errors in this f's rounding noise; the
+    # lazy default measured the noise and settles every entry cleanly
+    assert floor_only.kink.any() or not g.compare(exact, floor_only, eps=F64).ok
+    assert measured.nfev >= 1 + 2 * w.size + fd_stencil.NOISE_POINTS
+    assert g.compare(exact, measured, eps=F64).ok and not measured.kink.any()
+    wrong = g.partial_derivatives(noisy, w, analytic=1.5 * exact)
+    assert g.compare(1.5 * exact, wrong, eps=F64).mismatch[np.abs(w) > 0.1].all()

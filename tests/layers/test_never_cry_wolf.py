@@ -8,6 +8,7 @@ import pytest
 import derivcheck as dc
 from derivcheck.examples import cs231n
 from derivcheck.examples import cs231n_broken as cb
+from derivcheck.examples.book import Layer_Dense
 from derivcheck.layers.trace import reference
 from tests.layers.cs231n_cases import BROKEN_AT, cases
 
@@ -263,3 +264,59 @@ def test_a_clipped_loss_bug_away_from_the_clip_is_still_caught():
     p = np.random.default_rng(0).uniform(0.2, 0.8, size=(4, 3)).astype(np.float32)
     y = np.random.default_rng(1).integers(0, 2, size=(4, 3)).astype(np.float32)
     assert not dc.check_layer(broken.BCE_MissingOutputsDivision(), p, y).ok
+
+
+class _RoundedDense:
+    """A dense layer whose forward is rounded to 7 significant digits (noise far above
+    float64's rounding), with an exact backward; ``scale`` != 1 breaks ``dweights``."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        rng = np.random.default_rng(4)
+        self.weights = 0.1 * rng.standard_normal((6, 5))
+        self.biases = np.zeros((1, 5))
+        self.scale = scale
+
+    def forward(self, inputs: np.ndarray) -> None:
+        self.inputs = inputs
+        exact = inputs @ self.weights + self.biases
+        self.output = np.array([[float(f"{v:.7g}") for v in row] for row in exact])
+
+    def backward(self, dvalues: np.ndarray) -> None:
+        self.dweights = self.scale * (self.inputs.T @ dvalues)
+        self.dbiases = np.sum(dvalues, axis=0, keepdims=True)
+        self.dinputs = dvalues @ self.weights.T
+
+
+@pytest.mark.parametrize("mode", ["directional", "full"])
+def test_the_noise_is_measured_when_the_rounding_floor_does_not_settle(mode, monkeypatch):
+    """The noise measurement is skipped while the rounding floor alone settles every
+    probe; a forward noisier than its dtype's floor gets it measured, not a false alarm."""
+    from derivcheck.fd import arrays, probes
+
+    calls: list[int] = []
+    for module, name in ((arrays, "sigma_along"), (probes, "sigma_direction")):
+        monkeypatch.setattr(module, name, counting(getattr(module, name), calls))
+    x = np.random.default_rng(5).standard_normal((4, 6))
+    smooth = dc.check_layer(Layer_Dense(6, 5), x, mode=mode, reference="numeric")
+    assert smooth.ok
+    if mode == "directional":  # (compression measures the noise of its grouped probe once)
+        assert calls == []
+    calls.clear()
+    rounded = dc.check_layer(_RoundedDense(), x, mode=mode, reference="numeric")
+    assert rounded.ok, str(rounded)
+    assert calls
+    broken = dc.check_layer(_RoundedDense(scale=1.5), x, mode=mode, reference="numeric")
+    assert not broken.ok
+    assert {f.tensor for f in broken.failures if f.kind == "mismatch"} == {"dweights"}
+    # what the measured noise is for: the rounding floor alone cries wolf on this layer
+    for module, name in ((arrays, "sigma_along"), (probes, "sigma_direction")):
+        monkeypatch.setattr(module, name, lambda *args, **kwargs: 0.0)
+    assert not dc.check_layer(_RoundedDense(), x, mode=mode, reference="numeric").ok
+
+
+def counting(real, calls):
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    return counted
