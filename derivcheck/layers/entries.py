@@ -67,3 +67,17 @@ def put(obj: Any, name: str, index: Any, values: Any) -> None:
         value.put(index, values)
     else:
         value[index] = values
+
+
+def values_at(obj: Any, name: str, flat: np.ndarray) -> np.ndarray:
+    """``getattr(obj, name).reshape(-1)[flat]`` without making a sparse array dense."""
+    value = obj.__dict__["_" + name]
+    if not isinstance(value, Sparse):
+        return np.asarray(value).reshape(-1)[flat]
+    out = np.full(flat.shape, np.nan)
+    for positions, values in value.parts:  # a later put wins, as in dense()
+        hit = np.isin(flat, positions)
+        if hit.any():
+            where = {int(p): v for p, v in zip(positions.tolist(), values.tolist(), strict=True)}
+            out[hit] = [where[int(p)] for p in flat[hit].tolist()]
+    return out

@@ -323,14 +323,30 @@ class Strategies(CheckBase):
                 indices = np.stack(np.unravel_index(flat, t.array.shape), axis=1)
             if verdict == "fail" and indices is not None:
                 extra = self._localise(t.array, grad, sigma)
-                check.localised = True
                 if len(extra):
                     indices = np.unique(np.concatenate([extra, indices]), axis=0)
             sigma = self._estimate(check, t, indices, noise=sigma, f0=f0)
+            if verdict == "fail" and indices is not None and check.mismatch.any():
+                check.localised = self._explained(t.array, grad, check, sigma, f_point)
             if verdict == "fail" and not check.mismatch.any():
                 unlocalised.append(t.grad_name)
         for name in unlocalised:
             self.fail(name, "mismatch", msg.msg_probe_unlocalised(name))
+
+    def _explained(
+        self, array: np.ndarray, grad: np.ndarray, check: TensorCheck, sigma: float | None,
+        f0: float | None,
+    ) -> bool:
+        """Do the wrong entries found account for every disagreement?  The backward's
+        gradient with those entries replaced by their numeric values must agree with fresh
+        probes over the whole tensor; only then may a diagnosis say that every other entry
+        matches (group testing stops at 10 entries, and drops a range whose halves agree)."""
+        wrong = np.flatnonzero(check.mismatch)
+        corrected = grad.astype(np.float64, copy=True).reshape(-1)
+        corrected[wrong] = entries.values_at(check, "numeric", wrong)
+        own = [self.rng.standard_normal(array.size) for _ in range(JOINT_PROBES)]
+        results, _, _ = self._probes([array], [corrected], own, sigma, f0)
+        return not any(disagrees or kink for disagrees, kink, _ in results)
 
     def _probes(
         self,

@@ -280,7 +280,7 @@ def test_directional_reports_keep_per_entry_arrays_sparse_until_read():
 
 
 def test_sparse_entries_match_dense_assignment():
-    from derivcheck.layers.entries import Sparse
+    from derivcheck.layers.entries import Sparse, values_at
 
     s = Sparse((3, 4))
     dense = np.full((3, 4), np.nan)
@@ -291,6 +291,12 @@ def test_sparse_entries_match_dense_assignment():
         s.put(idx, vals)
         dense[idx] = vals
     assert np.array_equal(s.dense(), dense, equal_nan=True)
+    holder = type("Holder", (), {})()
+    holder.__dict__["_numeric"] = s
+    flat = np.array([11, 3, 0])
+    expected = dense.reshape(-1)[flat]
+    assert np.array_equal(values_at(holder, "numeric", flat), expected, equal_nan=True)
+    assert isinstance(holder.__dict__["_numeric"], Sparse)  # read without making it dense
     zero_d = Sparse(())
     zero_d.put(Ellipsis, 2.5)
     assert zero_d.dense() == 2.5

@@ -16,14 +16,43 @@ RNG = np.random.default_rng(0)
 X = RNG.normal(size=(3, 4))
 
 
+@pytest.mark.parametrize("sampled", [1, 4])
 @pytest.mark.parametrize("bug", ["conv_stride_one", "max_pool_spread", "rnn_prev_h"])
-def test_directional_mode_makes_no_claim_about_entries_it_did_not_compare(bug):
+def test_directional_mode_makes_no_claim_about_entries_it_did_not_compare(
+    bug, sampled, monkeypatch
+):
+    """Group testing stops at 10 wrong entries; with a sample of one entry per tensor,
+    max_pool_spread's 10 found all lie in row 0, and "only row 0 is wrong" was said of
+    a tensor with wrong entries elsewhere."""
+    from derivcheck.layers import strategies
+
+    monkeypatch.setattr(strategies, "SAMPLED_ENTRIES", sampled)
     forward, backward, _ = cb.BROKEN[bug]
     rep = dc.check_function(forward, backward, *cases()[BROKEN_AT[bug]][2], mode="directional")
     assert not rep.ok
     text = str(rep)
     assert "only sample" not in text and "only row" not in text and "every other" not in text
     assert " everywhere" not in text
+
+
+@pytest.mark.parametrize("where", [(517, 93), (0, 0)])
+def test_one_wrong_entry_found_by_group_testing_is_named_as_the_only_one(where):
+    """The found entry, corrected, makes fresh probes over the whole tensor agree: then,
+    and only then, the diagnosis may say every other entry matches."""
+
+    class OneWrongWeight(Layer_Dense):
+        def backward(self, dvalues):
+            super().backward(dvalues)
+            self.dweights[where] *= 1.01
+
+    np.random.seed(0)
+    x = np.random.default_rng(1).standard_normal((8, 600))
+    rep = dc.check_layer(OneWrongWeight(600, 200), x, mode="directional")
+    assert [(f.tensor, f.index) for f in rep.failures] == [("dweights", where)]
+    assert rep.tensors["dweights"].localised
+    assert rep.tensors["dweights"].diagnosis == (
+        f"Diagnosis: only dweights[{where[0]}, {where[1]}] is wrong; every other entry matches."
+    )
 
 
 def test_directional_factor_is_said_of_the_compared_entries():
