@@ -21,14 +21,11 @@ FULL_CHECK_LIMIT = 20_000
 #: Gaussian directional probes, each over every entry of every tensor at once, in the
 #: directional strategy (a tensor is probed on its own only when one of them disagrees).
 JOINT_PROBES = 2
-#: Entries per tensor sampled and checked one by one in the directional strategy: a few,
-#: for entry-level numbers in the report (the probes already cover every entry).
-SAMPLED_ENTRIES = 4
-#: ... and for a layer of more than LARGE_LAYER entries in all, one entry per tensor: there
-#: each forward is costly (37 ms at 4096 -> 4096), and four entries per tensor were 24 of a
-#: directional check's 41 forwards, for numbers the probes over every entry already vouch for
-LARGE_LAYER = 1_000_000
-SAMPLED_ENTRIES_LARGE = 1
+#: Entries per tensor sampled and checked one by one in the directional strategy, for
+#: entry-level numbers in the report: the probes already cover every entry, and a wrong
+#: one is localised when a probe disagrees.  One: four per tensor were 24 of a check's 41
+#: forwards, the largest share of its cost at every size, for numbers the probes vouch for.
+SAMPLED_ENTRIES = 1
 #: The sample of a tensor whose probes all straddle a kink (and so decide nothing).
 FALLBACK_ENTRIES = 32
 #: The symbolic reference is tried only up to this many entries in all.

@@ -437,11 +437,11 @@ def check_layer(
         derivatives of the traced forward (small layers only; the numeric
         check stands when tracing is impossible), or both.
     mode : {"auto", "full", "directional"}
-        ``"full"`` checks every entry.  ``"directional"`` measures the probe's
-        noise once and checks :data:`JOINT_PROBES` Gaussian directional probes,
-        each over every entry of every tensor at once, plus a seeded sample of
-        :data:`SAMPLED_ENTRIES` entries per tensor one by one (one per tensor above
-        :data:`LARGE_LAYER` entries in all, where a forward is costly); only when a probe
+        ``"full"`` checks every entry.  ``"directional"`` checks
+        :data:`JOINT_PROBES` Gaussian directional probes, each over every entry
+        of every tensor at once, plus a seeded sample of :data:`SAMPLED_ENTRIES`
+        entry per tensor one by one (the probe's noise is measured once, when the
+        rounding floor alone does not settle them); only when a probe
         disagrees are the tensors probed separately and the wrong entries
         localised (a tensor whose probes straddle a kink gets
         :data:`FALLBACK_ENTRIES` sampled entries instead).  A full check groups

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck import _scratch as scratch
 from derivcheck.layers import report as msg
 from derivcheck.layers.adapters import (
     MISSING,
@@ -273,7 +274,7 @@ class Contracts(CheckBase):
         return read_gradients(attrs, tensors, returned, {})
 
 
-_CHUNK = 1 << 18
+_CHUNK = scratch.CHUNK
 
 
 def _max_excess(
@@ -297,7 +298,13 @@ def _max_excess(
         c = [x[i : i + _CHUNK] for x in flats]
         if any(x.dtype != np.float64 for x in c):
             c = [x.astype(np.float64) for x in c]
-        diff = np.abs(c[0] - k * c[1]) if g0 is None else np.abs((c[0] - c[1]) - (c[1] - c[2]))
+        diff = scratch.buffer(c[0].size)  # into reused buffers: no fresh temporaries
+        if g0 is None:
+            np.subtract(c[0], np.multiply(c[1], k, out=diff), out=diff)
+        else:
+            np.subtract(c[0], c[1], out=diff)
+            diff -= np.subtract(c[1], c[2], out=scratch.buffer(c[0].size, slot=1))
+        np.abs(diff, out=diff)
         if not diff.size or not float(np.max(diff)) > floor:
             continue  # within the smallest threshold everywhere (the usual case): no sizes
         size = sum(w * np.abs(x) for w, x in zip(weights, c, strict=True))

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck import _scratch as scratch
+
 
 def is_plain_object(value: Any) -> bool:
     """A user object whose attributes a check may change (a sub-layer): not a module, class,
@@ -221,9 +223,12 @@ def count_changed(a: np.ndarray, saved: np.ndarray) -> int:
         sb = np.ascontiguousarray(saved).view(np.uint8).reshape(saved.size, -1)
         return int(np.count_nonzero(np.any(ab != sb, axis=1)))
     av, sv = a.reshape(-1).view(uint), saved.reshape(-1).view(uint)
-    chunk = 1 << 20
+    chunk = scratch.CHUNK
     return sum(
-        int(np.count_nonzero(av[i : i + chunk] != sv[i : i + chunk]))
+        int(np.count_nonzero(np.not_equal(
+            av[i : i + chunk], sv[i : i + chunk],
+            out=scratch.buffer(min(chunk, av.size - i), np.bool_),
+        )))
         for i in range(0, av.size, chunk)
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck import _scratch as scratch
 from derivcheck import fd
 from derivcheck.fd import steps
 from derivcheck.fd.probes import estimates_along
@@ -19,10 +20,8 @@ from derivcheck.layers.adapters import Tensor
 from derivcheck.layers.base import (
     FALLBACK_ENTRIES,
     JOINT_PROBES,
-    LARGE_LAYER,
     MAX_FAILURES_PER_TENSOR,
     SAMPLED_ENTRIES,
-    SAMPLED_ENTRIES_LARGE,
     CheckBase,
 )
 from derivcheck.layers.diagnose import diagnose_shape
@@ -32,14 +31,14 @@ from derivcheck.layers.state import entry_index
 
 
 def _abs_dot(a: np.ndarray, b: np.ndarray) -> float:
-    """sum |a| |b| in chunks (no full-size temporaries)."""
-    chunk = 1 << 18
-    return float(
-        sum(
-            np.dot(np.abs(a[i : i + chunk]), np.abs(b[i : i + chunk]))
-            for i in range(0, a.size, chunk)
-        )
-    )
+    """sum |a| |b| (= sum |a b|), in chunks written into a reused scratch buffer."""
+    total = 0.0
+    for i in range(0, a.size, scratch.CHUNK):
+        x = a[i : i + scratch.CHUNK]
+        buf = scratch.buffer(x.size)
+        np.multiply(x, b[i : i + scratch.CHUNK], out=buf)
+        total += float(np.abs(buf, out=buf).sum())
+    return total
 
 
 class Strategies(CheckBase):
@@ -310,13 +309,14 @@ class Strategies(CheckBase):
                     verdicts.append("kink" if any(k for _, k, _ in alone) else "ok")
         else:
             verdicts = ["ok"] * len(group)
-        f0 = float(self.probe())
-        self.nfev += 1
+        f0 = f_point  # f at the point, as the probes evaluated it (every array put back)
+        if f0 is None:
+            f0 = float(self.probe())
+            self.nfev += 1
         unlocalised = []
-        sampled = SAMPLED_ENTRIES_LARGE if total > LARGE_LAYER else SAMPLED_ENTRIES
         for t, check, grad, verdict in zip(group, checks, grads, verdicts, strict=True):
             size = t.array.size
-            n_sample = min(FALLBACK_ENTRIES if verdict == "kink" else sampled, size)
+            n_sample = min(FALLBACK_ENTRIES if verdict == "kink" else SAMPLED_ENTRIES, size)
             flat = np.sort(self.rng.choice(size, size=n_sample, replace=False))
             indices: np.ndarray | None = None  # a 0-d parameter: its one entry is all of it
             if t.array.ndim:
