@@ -369,8 +369,10 @@ def read_gradients(
     tensors: list[Tensor],
     returned: Any,
     stale: dict[str, tuple[np.ndarray, bytes]],
+    copy: bool = True,
 ) -> dict[str, Any]:
-    """The gradients backward produced, copied (a layer may reuse its buffers); MISSING for
+    """The gradients backward produced, copied (a layer may reuse its buffers; ``copy=False``
+    for the layer's own arrays, read before anything else runs); MISSING for
     those it did not set.  Looked for under ``d<name>``, then the usual other names
     (:data:`INPUT_ALIASES`, :data:`PARAM_ALIASES`, a ``grads``/``gradients`` dict), then
     in what backward returned: one array is the input gradient, a tuple or list holds
@@ -389,14 +391,16 @@ def read_gradients(
                 if isinstance(d, dict) and t.name in d and _fresh(d[t.name], stale.get(key)):
                     value = d[t.name]
                     break
-        grads[t.grad_name] = value.copy() if isinstance(value, np.ndarray) else value
+        grads[t.grad_name] = value.copy() if copy and isinstance(value, np.ndarray) else value
     if isinstance(returned, np.ndarray):
         if grads.get("dinputs") is MISSING:
-            grads["dinputs"] = returned.copy()
+            grads["dinputs"] = returned.copy() if copy else returned
     elif isinstance(returned, tuple | list) and len(returned) == len(tensors):
         for t, value in zip(tensors, returned, strict=True):
             if grads.get(t.grad_name) is MISSING and value is not None:
-                grads[t.grad_name] = value.copy() if isinstance(value, np.ndarray) else value
+                grads[t.grad_name] = (
+                    value.copy() if copy and isinstance(value, np.ndarray) else value
+                )
     return grads
 
 

@@ -205,12 +205,19 @@ class Contracts(CheckBase):
         if not live:
             return
         scales = [2.0, 0.0] if ad.penalty is not None else [2.0]
-        results = self._scaled_backwards(live, scales)
+        # one backward: its gradients are compared before anything else runs, so they are
+        # read in place (a copy of every gradient costs more than the comparison)
+        kept = len(scales) > 1
+        results = self._scaled_backwards(live, scales, copy=kept)
         if results is None:
             return
         bad = [t for t in live if self._nonlinear_by(t, results) is not None]
         if not bad:
             return
+        if not kept:  # the failure is examined below, after another backward: keep copies
+            results = self._scaled_backwards(live, scales)
+            if results is None:
+                return
         again = self._scaled_backwards(bad, [1.0])
         for t in bad:
             assert t.grad is not None
@@ -229,9 +236,10 @@ class Contracts(CheckBase):
                 )
 
     def _scaled_backwards(
-        self, live: list[Tensor], scales: list[float]
+        self, live: list[Tensor], scales: list[float], copy: bool = True
     ) -> list[dict[str, Any]] | None:
-        """The gradients of backward(scale * G) for each scale; None if one raises."""
+        """The gradients of backward(scale * G) for each scale; None if one raises.
+        ``copy=False``: the layer's own arrays, valid until its next backward."""
         ad = self.adapter
         G = ad.G
         assert G is not None
@@ -239,7 +247,7 @@ class Contracts(CheckBase):
         for scale in scales:
             ad.G = (G * scale).astype(G.dtype)
             try:
-                grads = self._backward_silently(live)
+                grads = self._backward_silently(live, copy=copy)
             finally:
                 ad.G = G
             if grads is None:
@@ -261,7 +269,9 @@ class Contracts(CheckBase):
             return _max_excess(g2, t.grad, g0, 2.0)
         return _max_excess(g2, t.grad, None, 2.0)
 
-    def _backward_silently(self, tensors: list[Tensor]) -> dict[str, Any] | None:
+    def _backward_silently(
+        self, tensors: list[Tensor], copy: bool = True
+    ) -> dict[str, Any] | None:
         """Forward + backward(dvalues) without recording anything; None if either raises."""
         ad, attrs = self.adapter, vars(self.layer)
         try:
@@ -271,7 +281,7 @@ class Contracts(CheckBase):
             return None
         finally:
             self._put_back_all()
-        return read_gradients(attrs, tensors, returned, {})
+        return read_gradients(attrs, tensors, returned, {}, copy=copy)
 
 
 _CHUNK = scratch.CHUNK
