@@ -163,6 +163,19 @@ class Adapter:
 
         return probe_combined
 
+    def probe_value(self, returned: Any) -> float | None:
+        """The probe's value from what :meth:`forward_raw` just returned (and the layer's
+        output), without another forward; None for a kind whose value it cannot tell."""
+        if self.kind == "layer":
+            value = float(np.vdot(self.layer.output, self.G64))
+        elif self.kind == "layer_returns":
+            value = float(np.vdot(returned, self.G64))
+        elif self.kind == "loss":
+            return float(np.mean(returned))
+        else:
+            return float(returned)
+        return value + float(self.penalty(self.layer)) if self.penalty is not None else value
+
     def dvalues(self) -> np.ndarray:
         """A fresh copy of what backward receives (after a forward at the unperturbed point)."""
         if self.is_layer:

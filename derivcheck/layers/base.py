@@ -45,6 +45,8 @@ class CheckBase:
     subject: str | None = None
     #: what the layer held at the start (:class:`~derivcheck.layers.state.Snapshot`)
     snapshot: Any = None
+    #: the probe's value at the point, read off the forward before backward (or None)
+    f_point: float | None = None
 
     def __init__(
         self,

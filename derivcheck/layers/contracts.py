@@ -79,7 +79,13 @@ class Contracts(CheckBase):
     def _backward_once(self, tensors: list[Tensor]) -> dict[str, Any]:
         """Forward then backward at the unperturbed point; the gradients backward set."""
         ad, layer = self.adapter, self.layer
-        self.call("forward", lambda: ad.forward_raw(self.x))
+        returned = self.call("forward", lambda: ad.forward_raw(self.x))
+        # the probe at the point, before backward can touch the output (the directional
+        # probes start from it instead of another forward)
+        try:
+            self.f_point = ad.probe_value(returned)
+        except Exception:  # the probe itself will say what is wrong, where it runs
+            self.f_point = None
         # what forward itself updates in place (batch norm's running statistics, a
         # counter) is forward state, not a backward fault: compare against after forward
         # (the start values themselves when forward left them alone: no copy)

@@ -271,7 +271,7 @@ class Strategies(CheckBase):
         # draw per array): no list of per-array directions beside their concatenation
         results, failing = [], []
         sigma: float | None = None
-        f_point: float | None = None
+        f_point = self.f_point
         d = np.empty(total)  # one buffer for every probe's direction (a copy kept if it fails)
         for _ in range(JOINT_PROBES):
             self.rng.standard_normal(out=d)
