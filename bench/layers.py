@@ -17,14 +17,20 @@ All on the book's ``Layer_Dense`` (float64), the probe ``sum(output * G)``:
     ``check_value_and_grad``, reference="numeric"), beside torch gradcheck of the
     same numpy functions wrapped in a ``torch.autograd.Function`` (target <= 100 ms);
 (e) ``check_model`` of the chapter-19 model (784 -> 128 -> 128 -> 10, batch 32) and of a
-    small classifier, correct and with a broken ReLU (target <= 1 s).
+    small classifier, correct and with a broken ReLU (target <= 1 s);
+(f)-(i) the figures of issue 11 (layer checks at scale), from ``bench/scale.py``:
+    directional checks up to 4096 -> 4096 beside torch fast mode and JAX
+    ``check_grads`` with forward counts and memory, 20-seed detection, full checks by
+    Jacobian compression, the naive convolution in auto mode (``--quick`` skips
+    4096 -> 4096; ``--no-scale`` skips (f)-(i)).
 
 Times are the best of a few repeats (the machine may be shared).  Figures
 only, no assertions.  BLAS threads default to 1 (``OPENBLAS_NUM_THREADS``,
 override it in the environment): the probes are small matrix products, where
 threads cost more than they give.
 
-Run:  python bench/layers.py      (torch is optional: pip install torch==2.13.0)
+Run:  python bench/layers.py      (torch and jax are optional:
+                                  pip install torch==2.13.0 "jax[cpu]")
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
@@ -266,6 +273,11 @@ def main() -> None:
         f"ok={rep_auto.ok}, checked={sum(rep_auto.checked.values())} entries one by one")
 
     functional_and_models()
+    if "--no-scale" not in sys.argv:
+        import scale  # the issue-11 figures, printed beside torch and jax in the same run
+
+        print()
+        scale.main()
 
 
 def torch_gradcheck_function(forward: Any, backward: Any, args: tuple) -> bool:
