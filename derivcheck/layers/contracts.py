@@ -123,7 +123,8 @@ class Contracts(CheckBase):
             n = count_changed(arr, after_forward[name])
             if n:
                 self.fail(name, "mutation", msg.msg_mutation("backward", f"`{name}`", n, arr.size))
-            put_back(arr, saved)  # the values the check started from, whoever changed them
+            if n or after_forward[name] is not saved:  # else its bits are saved's already
+                put_back(arr, saved)  # the values the check started from, whoever changed them
         return grads
 
     def _check_gradients(self, tensors: list[Tensor], grads: dict[str, Any]) -> None:

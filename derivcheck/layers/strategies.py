@@ -30,15 +30,15 @@ from derivcheck.layers.report import TensorCheck
 from derivcheck.layers.state import entry_index
 
 
-def _abs_dot(a: np.ndarray, b: np.ndarray) -> float:
-    """sum |a| |b| (= sum |a b|), in chunks written into a reused scratch buffer."""
-    total = 0.0
+def _dot_and_spread(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(sum a b, sum |a b|) in one pass of chunks through a reused scratch buffer."""
+    dot = spread = 0.0
     for i in range(0, a.size, scratch.CHUNK):
         x = a[i : i + scratch.CHUNK]
-        buf = scratch.buffer(x.size)
-        np.multiply(x, b[i : i + scratch.CHUNK], out=buf)
-        total += float(np.abs(buf, out=buf).sum())
-    return total
+        buf = np.multiply(x, b[i : i + scratch.CHUNK], out=scratch.buffer(x.size))
+        dot += float(buf.sum())
+        spread += float(np.abs(buf, out=buf).sum())
+    return dot, spread
 
 
 class Strategies(CheckBase):
@@ -369,11 +369,10 @@ class Strategies(CheckBase):
             spread = 0.0  # sum |g| |d|: the scale of the rounding in ``expected`` itself
             start = 0
             for g in grads:
-                part = d[start : start + g.size]
+                dot, abs_dot = _dot_and_spread(g.reshape(-1), d[start : start + g.size])
                 start += g.size
-                flat = g.reshape(-1)
-                expected += float(np.dot(flat, part))
-                spread += _abs_dot(flat, part)
+                expected += dot
+                spread += abs_dot
             expectations.append((expected, spread))
         ests = estimates_along(
             self.probe, arrays, directions, self.eps, None, sigma, backups=backups, f0=f0,
