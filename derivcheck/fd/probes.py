@@ -433,8 +433,9 @@ def estimates_along(
             )
             out.append(DirectionalEstimate(value, error, kink, nfev + n, t, sigma, f0))
             nfev = 0
-    finally:
+    except BaseException:  # (every probe and noise measurement puts back what it moved)
         perturber.restore_all()
+        raise
     return out
 
 

@@ -4,6 +4,7 @@ shaped and finite, backward linear in its dvalues and leaving its arguments alon
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -307,21 +308,29 @@ def _max_excess(
     tiny = float(np.finfo(g.dtype).tiny) if kind == "f" else 0.0
     arrays = [a, g] if g0 is None else [a, g, g0]
     weights = [1.0, k] if g0 is None else [1.0, 2.0, 1.0]
-    peak = sum(w * _abs_max(x) for w, x in zip(weights, arrays, strict=True))
     flats = [x.reshape(-1) for x in arrays]
-    floor = 64 * geps * peak + 64 * tiny  # the threshold wherever the sizes are 0
-    worst = None
+    peak = floor = math.nan  # the arrays' largest size, and the threshold where sizes are 0:
+    worst = None  # six passes over the arrays, made only once some chunk is not exact
     for i in range(0, g.size, _CHUNK):
         c = [x[i : i + _CHUNK] for x in flats]
         if any(x.dtype != np.float64 for x in c):
             c = [x.astype(np.float64) for x in c]
         diff = scratch.buffer(c[0].size)  # into reused buffers: no fresh temporaries
         if g0 is None:
-            np.subtract(c[0], np.multiply(c[1], k, out=diff), out=diff)
+            np.multiply(c[1], k, out=diff)
+            # scaling by 2 is exact in binary floating point: a linear backward usually
+            # gives k * g bit for bit, which two cheap passes tell
+            same = np.equal(c[0], diff, out=scratch.buffer(c[0].size, np.bool_))
+            if same.all():
+                continue
+            np.subtract(c[0], diff, out=diff)
         else:
             np.subtract(c[0], c[1], out=diff)
             diff -= np.subtract(c[1], c[2], out=scratch.buffer(c[0].size, slot=1))
         np.abs(diff, out=diff)
+        if math.isnan(peak):
+            peak = sum(w * _abs_max(x) for w, x in zip(weights, arrays, strict=True))
+            floor = 64 * geps * peak + 64 * tiny
         if not diff.size or not float(np.max(diff)) > floor:
             continue  # within the smallest threshold everywhere (the usual case): no sizes
         size = sum(w * np.abs(x) for w, x in zip(weights, c, strict=True))
