@@ -349,3 +349,26 @@ def counting(real, calls):
         return real(*args, **kwargs)
 
     return counted
+
+
+class _ClearsOutputInBackward(Layer_Dense):
+    """Right gradients; backward then zeroes its stored output in place (freeing it, say)."""
+
+    def backward(self, dvalues):
+        super().backward(dvalues)
+        self.output[...] = 0.0
+
+
+@pytest.mark.parametrize("mode", ["directional", "full"])
+def test_a_backward_that_clears_the_stored_output_is_judged_right(mode):
+    """The probe's value at the point is read off the forward before the first backward
+    (and the probes start from it): a backward that zeroes the stored output changes
+    nothing, for a right layer or a 1 % wrong one."""
+    np.random.seed(3)
+    layer = _ClearsOutputInBackward(30, 20)
+    x = np.random.default_rng(3).standard_normal((8, 30))
+    rep = dc.check_layer(layer, x, mode=mode)
+    assert rep.ok, str(rep)
+    broken = _ClearsOutputInBackward(30, 20)
+    broken.backward = lambda d: (Layer_Dense.backward(broken, 1.01 * d), None)[1]
+    assert not dc.check_layer(broken, x, mode=mode).ok
