@@ -333,3 +333,42 @@ def test_a_large_layer_samples_one_entry_per_tensor_and_still_catches_a_bug():
     rep = check_layer(bad, x, mode="directional")
     assert not rep.ok
     assert [(f.tensor, f.index) for f in rep.failures] == [("dweights", (517, 93))]
+
+
+def _f_point_recorder(monkeypatch):
+    """Record (value read off the forward before backward, a fresh probe) at the start of
+    every directional step."""
+    from derivcheck.layers.strategies import Strategies
+
+    seen: list[tuple[float | None, float]] = []
+    real = Strategies._directional
+
+    def directional(self, group):
+        seen.append((self.f_point, float(self.probe())))
+        return real(self, group)
+
+    monkeypatch.setattr(Strategies, "_directional", directional)
+    return seen
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT) + sorted(BROKEN))
+def test_the_probe_read_off_the_forward_is_a_fresh_probe_bit_for_bit_zoo(monkeypatch, name):
+    """The directional probes start from the probe's value read off the forward that
+    precedes the first backward instead of evaluating it again: over every layer kind
+    (outputs stored or returned, losses, penalties, frozen randomness) it is the same
+    number."""
+    seen = _f_point_recorder(monkeypatch)
+    case = make_case(name, **ZOO_SHAPE)
+    run(case, mode="directional")
+    assert seen or name in BROKEN  # (a wrong shape stops a check before any probe)
+    assert all(f is not None and f == fresh for f, fresh in seen), seen
+
+
+@pytest.mark.parametrize("name", sorted(functional_cases()))
+def test_the_probe_read_off_the_forward_is_a_fresh_probe_bit_for_bit_functions(
+    monkeypatch, name
+):
+    seen = _f_point_recorder(monkeypatch)
+    forward, backward, args = functional_cases()[name]
+    check_function(forward, backward, *args, mode="directional")
+    assert seen and all(f is not None and f == fresh for f, fresh in seen), seen
