@@ -29,6 +29,10 @@ from derivcheck.layers.entries import Sparse
 from derivcheck.layers.report import TensorCheck
 from derivcheck.layers.state import entry_index
 
+#: |g|^2 within which the Cauchy-Schwarz bound is computed from it (no overflow to inf, no
+#: underflow into subnormal numbers); otherwise sum |g d| itself
+_NORM_SAFE = (1e-280, 1e280)
+
 
 def _dot_and_spread(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """(sum a b, sum |a b|) in one pass of chunks through a reused scratch buffer."""
@@ -364,15 +368,26 @@ class Strategies(CheckBase):
 
         backups = [self._start_values(a) for a in arrays]
         expectations = []
+        flats = [g.reshape(-1) for g in grads]
+        squares = [float(np.dot(g, g)) for g in flats]
         for d in directions:
             expected = 0.0
-            spread = 0.0  # sum |g| |d|: the scale of the rounding in ``expected`` itself
+            # the scale of the rounding in ``expected`` itself, sum |g| |d|: bounded by
+            # |g| |d| per tensor (Cauchy-Schwarz, from BLAS dots; the sum itself takes two
+            # passes more over every entry, for a term 1e-15 of the tolerance in float64),
+            # unless |g|^2 overflows or underflows
+            spread = 0.0
             start = 0
-            for g in grads:
-                dot, abs_dot = _dot_and_spread(g.reshape(-1), d[start : start + g.size])
+            for g, gg in zip(flats, squares, strict=True):
+                part = d[start : start + g.size]
                 start += g.size
-                expected += dot
-                spread += abs_dot
+                if _NORM_SAFE[0] < gg < _NORM_SAFE[1]:
+                    expected += float(np.dot(g, part))
+                    spread += math.sqrt(gg * float(np.dot(part, part)))
+                else:
+                    dot, abs_dot = _dot_and_spread(g, part)
+                    expected += dot
+                    spread += abs_dot
             expectations.append((expected, spread))
         ests = estimates_along(
             self.probe, arrays, directions, self.eps, None, sigma, backups=backups, f0=f0,

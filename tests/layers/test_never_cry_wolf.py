@@ -372,3 +372,37 @@ def test_a_backward_that_clears_the_stored_output_is_judged_right(mode):
     broken = _ClearsOutputInBackward(30, 20)
     broken.backward = lambda d: (Layer_Dense.backward(broken, 1.01 * d), None)[1]
     assert not dc.check_layer(broken, x, mode=mode).ok
+
+
+class _ScaledDense:
+    """output = scale * (x @ W + b): gradients of any magnitude; ``wrong`` != 1 breaks one
+    dweights entry."""
+
+    def __init__(self, scale: float, wrong: float = 1.0) -> None:
+        rng = np.random.default_rng(6)
+        self.weights = rng.standard_normal((12, 7))
+        self.biases = rng.standard_normal((1, 7))
+        self.scale, self.wrong = scale, wrong
+
+    def forward(self, inputs: np.ndarray) -> None:
+        self.inputs = inputs
+        self.output = self.scale * (inputs @ self.weights + self.biases)
+
+    def backward(self, dvalues: np.ndarray) -> None:
+        d = self.scale * dvalues
+        self.dweights = self.inputs.T @ d
+        self.dweights[3, 2] *= self.wrong
+        self.dbiases = np.sum(d, axis=0, keepdims=True)
+        self.dinputs = d @ self.weights.T
+
+
+@pytest.mark.parametrize("scale", [1e-160, 1e-23, 1.0, 1e200])
+def test_directional_probes_hold_at_any_gradient_magnitude(scale):
+    """The rounding scale of a probe's expected value is |g| |d| (Cauchy-Schwarz) while |g|^2
+    is a normal float, else sum |g d| itself: gradients of 1e200 (|g|^2 overflows) and of
+    1e-160 (it underflows) are judged as those of 1 are."""
+    x = np.random.default_rng(7).standard_normal((5, 12))
+    right = dc.check_layer(_ScaledDense(scale), x, mode="directional")
+    assert right.ok, str(right)
+    wrong = dc.check_layer(_ScaledDense(scale, wrong=1.01), x, mode="directional")
+    assert [(f.tensor, f.index) for f in wrong.failures] == [("dweights", (3, 2))], str(wrong)
