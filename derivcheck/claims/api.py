@@ -196,6 +196,9 @@ def _bounded(check: _F) -> _F:
         budget = kwargs.get("budget", DEFAULT_BUDGET)
         bound = HARD_BOUND_FACTOR * _validate.positive_float(budget, "budget") + HARD_BOUND_GRACE
         seed = _validate.seed(kwargs.get("seed", 0))
+        texts = [a for a in (*args, *kwargs.values()) if isinstance(a, str)]
+        if any(parse.latex.is_latex(t) for t in texts):
+            parse.latex.load_parser()  # a one-time import, outside the claim's bound
         try:
             with deadline(bound):
                 return check(*args, **kwargs)

@@ -45,6 +45,24 @@ def is_latex(text: str) -> bool:
     return bool(re.search(r"\\[A-Za-z]", text))
 
 
+def load_parser() -> None:
+    """Import SymPy's LaTeX parser and read one formula with it: the first reading imports
+    its grammar and transformer (sympy.physics among them: 0.4 s here, seconds on a
+    loaded machine), a cost of the process, not of the claim, so a check's wall-clock
+    bound starts after it.  Does nothing when the parser is missing (the claim's own
+    parse says so)."""
+    try:
+        from sympy.parsing.latex import parse_latex
+    except ImportError:  # pragma: no cover - lark is a dependency
+        return
+    if not _loaded:
+        parse_latex("x", backend="lark")
+        _loaded.append(True)
+
+
+_loaded: list[bool] = []
+
+
 def _parse_side(text: str, full: str, at: int) -> sympy.Expr:
     try:
         from sympy.parsing.latex import parse_latex
