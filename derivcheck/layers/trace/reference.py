@@ -4,6 +4,7 @@ forward (:mod:`~derivcheck.layers.trace.core`), compared beside the numeric ones
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,7 @@ class SymbolicReference(CheckBase):
 
         names = [t.name for t in tensors]
         point = {t.name: np.asarray(t.array, dtype=np.float64) for t in tensors}
+        _warm_up(trace)
         try:
             # a hard wall-clock bound: SymPy's own loops (flattening, ordering huge
             # expressions) are out of reach of the trace's soft budget checks
@@ -161,3 +163,18 @@ def msg_references_dispute(name: str, n: int) -> str:
         "references disagree with each other and the backward matches one of them; these "
         "are not counted as wrong (a kink, a step problem, or something the trace did not see)."
     )
+
+
+_warmed: list[bool] = []
+
+
+def _warm_up(trace: Any) -> None:
+    """The first exact gradient of a process pays SymPy's lazy imports and printers (0.2 s
+    here, more on a loaded machine): a cost of the process, paid on a one-entry probe
+    before a check's wall-clock bound starts, not inside it."""
+    if _warmed:
+        return
+    _warmed.append(True)
+    # (an error here is the check's own attempt's to report)
+    with contextlib.suppress(Exception):
+        trace.exact_gradients(lambda a: (a["w"] * a["w"]).sum(), {"w": np.ones(1)})
