@@ -95,10 +95,16 @@ class Perturber:
     several arrays to ``saved + t * d`` and puts them back."""
 
     def __init__(
-        self, arrays: Sequence[np.ndarray], backups: Sequence[np.ndarray] | None = None
+        self,
+        arrays: Sequence[np.ndarray],
+        backups: Sequence[np.ndarray] | None = None,
+        rms_cache: dict[tuple[int, int, int], tuple[np.ndarray, float]] | None = None,
     ) -> None:
         """``backups``: copies of the arrays' current values the caller already holds
-        (never written here), instead of new ones."""
+        (never written here), instead of new ones.  ``rms_cache``: a dict the caller keeps
+        across probes at the same point, so that its rms values are computed once (each
+        entry holds the backup it was computed from: an id is never reused while cached)."""
+        self.rms_cache = {} if rms_cache is None else rms_cache
         self.arrays = list(arrays)
         self.views = [flat_view(a) for a in self.arrays]
         self.backups = (
@@ -113,6 +119,18 @@ class Perturber:
         sizes = [a.size for a in self.arrays]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.size = int(self.offsets[-1])
+
+    def x_rms(self, pos: int, lo: int, hi: int) -> float:
+        """rms of the saved values of array ``pos`` over ``[lo, hi)`` (cached)."""
+        backup = self.backups[pos]
+        key = (id(backup), lo, hi)
+        cached = self.rms_cache.get(key)
+        if cached is not None and cached[0] is backup:
+            return cached[1]
+        seg = self.saved64[pos][lo:hi]
+        value = math.sqrt(float(np.dot(seg, seg)) / seg.size)
+        self.rms_cache[key] = (backup, value)
+        return value
 
     def parts(self, lo: int, hi: int) -> list[tuple[int, int, int, int]]:
         """(array position, local lo, local hi, offset into the direction) for ``[lo, hi)``."""
@@ -165,11 +183,10 @@ def direction_step(perturber: Perturber, parts: list[tuple[int, int, int, int]],
     """
     t = math.inf
     for pos, s, e, off in parts:
-        seg = perturber.saved64[pos][s:e]
         dseg = d[off : off + e - s]
         d2 = float(np.dot(dseg, dseg))
         if d2 > 0.0:
-            x_rms = math.sqrt(float(np.dot(seg, seg)) / seg.size)
+            x_rms = perturber.x_rms(pos, s, e)
             t = min(t, eta * max(1.0, x_rms) / math.sqrt(d2 / dseg.size))
     return t if math.isfinite(t) else eta
 
@@ -373,6 +390,7 @@ def estimates_along(
     backups: Sequence[np.ndarray] | None = None,
     f0: float | None = None,
     targets: Sequence[float] | None = None,
+    rms_cache: dict[tuple[int, int, int], tuple[np.ndarray, float]] | None = None,
 ) -> list[DirectionalEstimate]:
     """:func:`directional_derivatives` on validated arguments: each direction already
     flattened end to end over ``arrs`` (callers on the hot path build it that way, which
@@ -388,7 +406,7 @@ def estimates_along(
     scale_f = check_f_scale(f_scale)
     sigma = check_noise(noise)
     eta = step_ratio(eps_f, arrs)
-    perturber = Perturber(arrs, backups)
+    perturber = Perturber(arrs, backups, rms_cache if backups is not None else None)
     parts = perturber.parts(0, perturber.size)
     nfev = 1
     out = []

@@ -82,6 +82,9 @@ class CheckBase:
         self.cached_gaussian = cached_gaussian
         self.x = x
         self.x0 = x.copy()
+        #: the point's rms per array range and |g|^2 per gradient, shared by the probes
+        self.rms_cache: dict[tuple[int, int, int], tuple[np.ndarray, float]] = {}
+        self.squares: dict[tuple[int, int, tuple[int, ...]], tuple[Any, float]] = {}
         self.y_true = y_true
         self.y0 = None if y_true is None else y_true.copy()
         self.explicit_params = params

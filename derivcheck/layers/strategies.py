@@ -369,7 +369,7 @@ class Strategies(CheckBase):
         backups = [self._start_values(a) for a in arrays]
         expectations = []
         flats = [g.reshape(-1) for g in grads]
-        squares = [float(np.dot(g, g)) for g in flats]
+        squares = [self._square(g) for g in flats]
         for d in directions:
             expected = 0.0
             # the scale of the rounding in ``expected`` itself, sum |g| |d|: bounded by
@@ -391,7 +391,7 @@ class Strategies(CheckBase):
             expectations.append((expected, spread))
         ests = estimates_along(
             self.probe, arrays, directions, self.eps, None, sigma, backups=backups, f0=f0,
-            targets=[e for e, _ in expectations],
+            targets=[e for e, _ in expectations], rms_cache=self.rms_cache,
         )
         results = []
         for est, (expected, spread) in zip(ests, expectations, strict=True):
@@ -412,6 +412,20 @@ class Strategies(CheckBase):
                 results.append((False, False, diff / tol if tol > 0 else 0.0))
         measured = [e.noise for e in ests if not math.isnan(e.noise)]
         return results, (measured[-1] if measured else None), float(ests[0].f0)
+
+    def _square(self, g: np.ndarray) -> float:
+        """|g|^2, once per gradient array for all the probes of a check."""
+        # keyed by where the entries are; the entry holds the memory's owner, so the
+        # address cannot be reused by another array while cached (gradients are not
+        # written during a check)
+        owner = g.base if g.base is not None else g
+        key = (g.__array_interface__["data"][0], g.size, g.strides)
+        cached = self.squares.get(key)
+        if cached is not None and cached[0] is owner:
+            return cached[1]
+        value = float(np.dot(g, g))
+        self.squares[key] = (owner, value)
+        return value
 
     def _start_values(self, array: np.ndarray) -> np.ndarray:
         """A copy of ``array`` as it is now, when the check already holds one (the inputs,
