@@ -123,7 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "full", "directional"],
         default="auto",
         help="full: every entry; directional: Gaussian probes over all entries, then "
-        "localisation; auto: full when small (default auto)",
+        "localisation; auto: full when estimated within --full-budget (default auto)",
+    )
+    p.add_argument(
+        "--full-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds --mode auto may spend on a full check (default 1)",
     )
     p.add_argument(
         "--reference",
@@ -418,6 +425,7 @@ def _cmd_layer(args: argparse.Namespace) -> int:
         reference=args.reference,
         seed=args.seed,
         progress=render.ProgressBar(enabled=not (args.no_progress or args.json)),
+        full_budget=args.full_budget,
     )
     render.emit(report.to_dict() if args.json else report, args.json)
     if args.plot:  # on a pass too: the picture of a clean check is worth having

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck.layers import compress
 from derivcheck.layers import report as msg
 from derivcheck.layers.adapters import Adapter, CheckFailed, ConventionError
 from derivcheck.layers.report import Failure, TensorCheck
@@ -68,6 +69,7 @@ class CheckBase:
         unit_probe: bool = False,
         batch: int | None = None,
         full_limit: int = FULL_CHECK_LIMIT,
+        full_budget: float | None = None,
     ) -> None:
         self.layer = layer
         # False: the inputs pass through unchanged (integer ids, or a function check whose
@@ -77,6 +79,9 @@ class CheckBase:
         self.unit_probe = unit_probe
         # mode="auto" checks every entry up to this many (fewer when one probe costs more)
         self.full_limit = full_limit
+        # ... and only when it is estimated to take at most this many seconds
+        # (the module's value read now: setting compress.FULL_SECONDS changes the default)
+        self.full_budget = compress.FULL_SECONDS if full_budget is None else full_budget
         self.batch = batch if batch is not None else (len(x) if x.ndim else 1)
         self.progress = progress
         self.cached_gaussian = cached_gaussian

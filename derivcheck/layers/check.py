@@ -402,6 +402,7 @@ def check_layer(
     forward_kwargs: dict[str, Any] | None = None,
     penalty: Callable[[Any], Any] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    full_budget: float | None = None,
 ) -> LayerReport:
     """Check a layer's ``backward`` against its ``forward``, entry by entry.
 
@@ -469,6 +470,10 @@ def check_layer(
         ``"dweights"``), after each group of entries of a compressed full check
         (``"dweights group 12/784"``), and once at the end with ``done == total``.
         The command line draws its progress bar, with rate and time left, from it.
+    full_budget : float, optional
+        Seconds ``mode="auto"`` may spend on a full check, as estimated from timed
+        probes; above it the check is directional.  Default
+        :data:`~derivcheck.layers.compress.FULL_SECONDS` (1 s).
 
     Returns
     -------
@@ -524,6 +529,8 @@ def check_layer(
     )
     if progress is not None and not callable(progress):
         raise InputError(f"`progress` must be callable or None, got {progress!r}.")
+    if full_budget is not None:
+        full_budget = _validate.non_negative_float(full_budget, "full_budget")
     integer = x.dtype.kind != "f"
     report = run_check(
         layer,
@@ -540,6 +547,7 @@ def check_layer(
         penalty=penalty,
         progress=progress,
         subject=subject,
+        full_budget=full_budget,
     )
     if integer:
         report.notes.insert(0, msg_integer_inputs(x.dtype))

@@ -227,7 +227,9 @@ def time_one(probe: Callable[[], float], repeats: int = 3) -> float:
     return best
 
 
-def strategy_text(structures: dict[str, Structure | None], seconds: float | None) -> str:
+def strategy_text(
+    structures: dict[str, Structure | None], seconds: float | None, budget: float = FULL_SECONDS
+) -> str:
     """The report's strategy line for a full check that compressed some tensors."""
     parts = [
         f"{name} in {s.groups:,} group{'' if s.groups == 1 else 's'} ({s.name})"
@@ -235,16 +237,13 @@ def strategy_text(structures: dict[str, Structure | None], seconds: float | None
         if s
     ]
     text = "every entry; by compression: " + ", ".join(parts) if parts else "every entry"
-    if seconds is not None and seconds > 0.1 * FULL_SECONDS:  # (a tiny layer: no figure)
-        text += (
-            f"\n(mode auto: a full check estimated at {seconds:.2g} s, "
-            f"within {FULL_SECONDS:g} s)"
-        )
+    if seconds is not None and seconds > 0.1 * budget:  # (a tiny layer: no figure)
+        text += f"\n(mode auto: a full check estimated at {seconds:.2g} s, within {budget:g} s)"
     return text
 
 
-def directional_reason(seconds: float) -> str:
-    return f"\n(mode auto: a full check was estimated at {seconds:.2g} s, over {FULL_SECONDS:g} s)"
+def directional_reason(seconds: float, budget: float = FULL_SECONDS) -> str:
+    return f"\n(mode auto: a full check was estimated at {seconds:.2g} s, over {budget:g} s)"
 
 
 def msg_not_borne_out(name: str, structure: Structure) -> str:

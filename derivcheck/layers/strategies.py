@@ -54,7 +54,7 @@ class Strategies(CheckBase):
         The structure of every tensor is looked for first (a few evaluations each): a
         compressible tensor costs two evaluations per group, the others two per entry.
         ``mode="auto"`` picks the full check when one evaluation of the probe times that
-        fits :data:`~derivcheck.layers.compress.FULL_SECONDS`.
+        fits ``full_budget`` (default :data:`~derivcheck.layers.compress.FULL_SECONDS`).
         """
         self.structures = {}
         blocks = compress.block_function(self.adapter) if compress.ENABLED else None
@@ -87,7 +87,7 @@ class Strategies(CheckBase):
             return False, None
         seconds = evals * compress.time_one(self.probe)
         self.nfev += 3
-        return seconds <= compress.FULL_SECONDS, seconds
+        return seconds <= self.full_budget, seconds
 
     def _numeric(self, tensors: list[Tensor]) -> None:
         total = sum(t.array.size for t in tensors)
@@ -105,11 +105,11 @@ class Strategies(CheckBase):
                 self._guarded([t], lambda group: self._numeric_tensor(group[0]))
             self.progress_base += weight
         if full:  # after the fact: a tensor whose grouping was not borne out is not named
-            self.strategy = compress.strategy_text(self.structures, seconds)
+            self.strategy = compress.strategy_text(self.structures, seconds, self.full_budget)
         else:
             self.strategy = msg.strategy_directional(total, JOINT_PROBES)
             if seconds is not None:
-                self.strategy += compress.directional_reason(seconds)
+                self.strategy += compress.directional_reason(seconds, self.full_budget)
             live = [t for t in tensors if t.ok]
             if live:
                 self._report_progress("directional probes", 0, stages)

@@ -138,6 +138,15 @@ def test_layer_correct_and_broken(capsys):
     assert "dinputs" in capsys.readouterr().out
 
 
+def test_layer_full_budget_decides_auto_mode(capsys):
+    argv = ["layer", "derivcheck.examples.book:Layer_Dense", "--args", "64,32", "--shape", "32,64"]
+    assert cli.main([*argv, "--no-progress"]) == 0
+    assert "every entry" in capsys.readouterr().out  # about 8 ms: well within 1 s
+    assert cli.main([*argv, "--no-progress", "--full-budget", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "Gaussian probes" in out and "over 0 s" in out
+
+
 def test_layer_json(capsys):
     code = cli.main(
         ["layer", "--json", "derivcheck.examples.book:Activation_Sigmoid", "--shape", "3,4"]
@@ -183,6 +192,13 @@ def test_layer_json(capsys):
         (  # refused before anything is allocated
             ["layer", "derivcheck.examples.book:Layer_Dense", "--shape", "100000000,4"],
             "the limit is 20,000,000",
+        ),
+        (
+            [
+                "layer", "derivcheck.examples.book:Layer_Dense", "--args", "4,3",
+                "--full-budget", "-1",
+            ],
+            "`full_budget` must be a non-negative finite float",
         ),
     ],
 )

@@ -220,6 +220,31 @@ def test_a_slow_forward_goes_directional_in_auto_mode(monkeypatch):
     assert sum(rep.checked.values()) < 100
 
 
+@pytest.mark.parametrize("budget", [0.5, 1.0, 5.0])
+def test_the_full_checks_budget_is_a_parameter(monkeypatch, budget):
+    """full_budget decides auto mode against the estimate (one probe timed at 10 ms here:
+    the full check of this layer is estimated at 2.2 s) and the strategy line says
+    which budget it was held to."""
+    monkeypatch.setattr(compress, "time_one", lambda probe, repeats=3: 0.01)
+    case = make_case("Layer_Dense", batch=8, n_inputs=30, n_neurons=20)
+    rep = run(case, full_budget=budget)
+    assert rep.ok, str(rep)
+    if budget < 2.2:
+        assert "Gaussian probes" in rep.strategy and f"over {budget:g} s" in rep.strategy
+    else:
+        assert rep.strategy.startswith("every entry") and f"within {budget:g} s" in rep.strategy
+        assert sum(rep.checked.values()) == 8 * 30 + 30 * 20 + 20
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), "1", True])
+def test_a_bad_full_budget_is_an_input_error(bad):
+    from derivcheck.errors import InputError
+
+    case = make_case("Layer_Dense", batch=4, n_inputs=3, n_neurons=2)
+    with pytest.raises(InputError, match="full_budget"):
+        run(case, full_budget=bad)
+
+
 # --- evaluations counted ------------------------------------------------------------------------
 
 CALLS = {"forward": 0, "backward": 0}
