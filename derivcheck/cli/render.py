@@ -87,11 +87,17 @@ class ProgressBar:
         self.start = time.perf_counter()
         self.drawn = False
         self.last = -1.0  # when the bar was last drawn: at most ten redraws a second
+        # (elapsed, done) at the first report: the rate is measured from there, not from
+        # the start (a layer's construction and the check's contracts come before any
+        # planned evaluation, and made the first estimates of time left far too long)
+        self.first: tuple[float, int] | None = None
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.enabled:
             return
         elapsed = time.perf_counter() - self.start
+        if self.first is None:
+            self.first = (elapsed, done)
         if done >= total:
             if self.drawn:
                 self.stream.write("\r" + " " * 100 + "\r")
@@ -103,9 +109,11 @@ class ProgressBar:
         fraction = min(1.0, done / max(total, 1))
         filled = round(self.WIDTH * fraction)
         bar = "#" * filled + "." * (self.WIDTH - filled)
-        # rate and time left from the evaluations done so far (none yet: no estimate)
-        rate = done / elapsed
-        left = f"{(total - done) / rate:5.1f} s left" if done > 0 else "   ... left"
+        # rate and time left from the evaluations done since the first report (none
+        # yet: no estimate)
+        since, done_then = self.first
+        rate = (done - done_then) / (elapsed - since) if elapsed > since else 0.0
+        left = f"{(total - done) / rate:5.1f} s left" if rate > 0 else "   ... left"
         self.stream.write(
             f"\rchecking [{bar}] {fraction:4.0%} {stage:<22.22} {rate:7,.0f} evals/s "
             f"{elapsed:5.1f} s, {left}"

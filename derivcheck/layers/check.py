@@ -468,7 +468,9 @@ def check_layer(
         and ``total`` counting the forward evaluations planned: before each
         gradient's finite differences (``stage`` names the gradient, e.g.
         ``"dweights"``), after each group of entries of a compressed full check
-        (``"dweights group 12/784"``), and once at the end with ``done == total``.
+        (``"dweights group 12/784"``), after each directional probe and each
+        tensor's sample (``"probe 1 of 2"``, ``"dweights sample"``), and once at the
+        end with ``done == total``.
         The command line draws its progress bar, with rate and time left, from it.
     full_budget : float, optional
         Seconds ``mode="auto"`` may spend on a full check, as estimated from timed

@@ -111,6 +111,9 @@ class Strategies(CheckBase):
             if seconds is not None:
                 self.strategy += compress.directional_reason(seconds, self.full_budget)
             live = [t for t in tensors if t.ok]
+            # progress in evaluations planned: two per probe, two per sampled entry (a
+            # failing probe's localisation adds what cannot be planned)
+            stages = self.progress_total = 2 * JOINT_PROBES + 2 * len(live) * SAMPLED_ENTRIES
             if live:
                 self._report_progress("directional probes", 0, stages)
                 self._guarded(live, self._directional)
@@ -277,12 +280,13 @@ class Strategies(CheckBase):
         sigma: float | None = None
         f_point = self.f_point
         d = np.empty(total)  # one buffer for every probe's direction (a copy kept if it fails)
-        for _ in range(JOINT_PROBES):
+        for k in range(JOINT_PROBES):
             self.rng.standard_normal(out=d)
             (result,), sigma, f_point = self._probes(arrays, grads, [d], sigma, f_point)
             results.append(result)
             if result[0]:
                 failing.append((d.copy(), result[2]))
+            self._directional_progress(f"probe {k + 1} of {JOINT_PROBES}", 2 * (k + 1))
         del d
         kinky = any(kink for _, kink, _ in results)
         if len(group) == 1:
@@ -318,7 +322,9 @@ class Strategies(CheckBase):
             f0 = float(self.probe())
             self.nfev += 1
         unlocalised = []
-        for t, check, grad, verdict in zip(group, checks, grads, verdicts, strict=True):
+        for position, (t, check, grad, verdict) in enumerate(
+            zip(group, checks, grads, verdicts, strict=True)
+        ):
             size = t.array.size
             n_sample = min(FALLBACK_ENTRIES if verdict == "kink" else SAMPLED_ENTRIES, size)
             flat = np.sort(self.rng.choice(size, size=n_sample, replace=False))
@@ -330,12 +336,19 @@ class Strategies(CheckBase):
                 if len(extra):
                     indices = np.unique(np.concatenate([extra, indices]), axis=0)
             sigma = self._estimate(check, t, indices, noise=sigma, f0=f0)
+            done = 2 * JOINT_PROBES + 2 * SAMPLED_ENTRIES * (position + 1)
+            self._directional_progress(f"{t.grad_name} sample", done)
             if verdict == "fail" and indices is not None and check.mismatch.any():
                 check.localised = self._explained(t.array, grad, check, sigma, f_point)
             if verdict == "fail" and not check.mismatch.any():
                 unlocalised.append(t.grad_name)
         for name in unlocalised:
             self.fail(name, "mismatch", msg.msg_probe_unlocalised(name))
+
+    def _directional_progress(self, stage: str, done: int) -> None:
+        """A directional step's progress, short of the end (the check reports that)."""
+        if done < self.progress_total:
+            self._report_progress(stage, done, self.progress_total)
 
     def _explained(
         self, array: np.ndarray, grad: np.ndarray, check: TensorCheck, sigma: float | None,

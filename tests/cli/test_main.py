@@ -248,10 +248,14 @@ class _FakeTerminal:
 def test_progress_bar_draws_on_a_terminal_and_clears_at_the_end():
     term = _FakeTerminal()
     bar = render.ProgressBar(enabled=True, stream=term)
-    bar.start -= 10  # as if the check had been running for 10 s
+    bar.start -= 10  # as if the check had spent 10 s before its first planned evaluation
+    bar("dweights", 0, 300)
+    assert "... left" in term.text  # no rate yet
+    bar.start -= 10  # 10 s later
     bar("dweights", 100, 300)
     assert "checking [########................]  33% dweights" in term.text
-    # 100 evaluations in 10 s: 10 per second, 200 left: 20 s
+    # 100 evaluations in the 10 s since the first report (the 10 s before it are setup,
+    # not evaluations): 10 per second, 200 left: 20 s
     assert "10 evals/s" in term.text
     assert "20.0 s left" in term.text
     bar("done", 300, 300)
@@ -441,3 +445,20 @@ def test_colour_follows_the_conventions(argv, env, coloured):
     assert proc.returncode == 1
     assert ("\x1b[1;31mrefuted\x1b[0m" in proc.stdout) is coloured
     assert ("\x1b[" in proc.stdout) is coloured
+
+
+def test_a_directional_check_reports_progress_per_probe_and_sample():
+    import numpy as np
+
+    from derivcheck.examples import book
+    from derivcheck.layers.check import check_layer
+
+    calls = []
+    np.random.seed(0)
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    check_layer(book.Layer_Dense(3, 2), x, mode="directional", progress=lambda *a: calls.append(a))
+    # two evaluations per probe and per sampled entry: 2 probes, 3 tensors
+    assert calls == [
+        ("directional probes", 0, 10), ("probe 1 of 2", 2, 10), ("probe 2 of 2", 4, 10),
+        ("dinputs sample", 6, 10), ("dweights sample", 8, 10), ("done", 10, 10),
+    ]
