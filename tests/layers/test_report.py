@@ -276,3 +276,35 @@ def test_large_counts_have_thousands_separators():
                       mode="full")
     assert rep.ok, str(rep)
     assert "Checked 3,640 entries (dinputs 1,200, dweights 2,400, dbiases 40)" in str(rep)
+
+
+@pytest.mark.parametrize("compared", [1, 3])
+def test_a_constant_factor_needs_two_entries_compared_unless_one_is_all(compared):
+    """A directional check compares a sample: one wrong entry fits any ratio, so no factor
+    is diagnosed from it; three entries that share a factor are."""
+    from derivcheck.layers.diagnose import diagnose
+
+    numeric = np.linspace(1.0, 2.0, 20).reshape(4, 5)
+    analytic = 2.0 * numeric
+    checked = np.zeros((4, 5), dtype=bool)
+    checked.reshape(-1)[:compared] = True
+    check = TensorCheck.build(
+        "dweights", "weights", analytic=analytic, numeric=np.where(checked, numeric, np.nan),
+        error=np.where(checked, 1e-10, np.nan), checked=checked, mismatch=checked.copy(),
+        tol=np.where(checked, 1e-8, np.nan),
+    )
+    found = diagnose(check, batch=4, inputs=None)
+    if compared == 1:
+        assert found is None
+    else:
+        assert found == (
+            "Diagnosis: BACKWARD is exactly NUMERIC × 2 at all 3 entries compared: an extra "
+            "factor of 2."
+        )
+    scalar = TensorCheck.build(
+        "dslope", "slope", analytic=np.array(3.0), numeric=np.array(1.5), error=np.array(1e-10),
+        mismatch=np.array(True), tol=np.array(1e-8),
+    )
+    assert diagnose(scalar, batch=4, inputs=None) == (
+        "Diagnosis: BACKWARD is exactly NUMERIC × 2 everywhere: an extra factor of 2."
+    )
