@@ -22,6 +22,7 @@ from derivcheck.fd.stencil import (
     check_eps,
     check_f_scale,
     check_noise,
+    dot_and_abs_dot,
     step_ratio,
 )
 from derivcheck.fd.steps import (
@@ -49,6 +50,7 @@ def localise(
     noise: float | None = None,
     leaf_size: int = 8,
     max_evals: int | None = None,
+    backups: Sequence[np.ndarray] | None = None,
 ) -> list[tuple[int, tuple[int, ...]]]:
     """Find the entries whose analytic gradient is wrong, by group testing.
 
@@ -85,6 +87,10 @@ def localise(
     max_evals : int, optional
         Budget of evaluations of ``f`` (default ``200 * max_entries``); the
         search stops when it is spent and returns what it found.
+    backups : sequence of ndarray, optional
+        Copies of the arrays' current values that the caller already holds
+        (read, never written), instead of new ones: a large weight matrix is
+        not copied again.
 
     Returns
     -------
@@ -117,7 +123,13 @@ def localise(
         raise InputError("`leaf_size` must be a positive int.")
     eta = step_ratio(eps_f, arrs)
     rng = np.random.default_rng(seed)
-    perturber = Perturber(arrs)
+    if backups is not None and (
+        len(backups) != len(arrs)
+        or any(np.shape(b) != a.shape or np.asarray(b).dtype != a.dtype
+               for a, b in zip(arrs, backups, strict=False))
+    ):
+        raise InputError("`backups` must hold one copy per array, same shapes and dtypes.")
+    perturber = Perturber(arrs, None if backups is None else [np.asarray(b) for b in backups])
     n = perturber.size
     if max_evals is not None and (
         isinstance(max_evals, bool) or not isinstance(max_evals, (int, np.integer))
@@ -139,7 +151,7 @@ def localise(
         nfev += n_used
         expected = float(np.dot(grad[lo:hi], d))
         with np.errstate(invalid="ignore"):
-            tol = error + ULPS * eps_f * float(np.dot(np.abs(grad[lo:hi]), np.abs(d)))
+            tol = error + ULPS * eps_f * dot_and_abs_dot(grad[lo:hi], d)[1]
             return not abs(value - expected) <= tol, kinky
 
     def check_leaf(lo: int, hi: int) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck import _scratch as scratch
 from derivcheck import _validate
 from derivcheck.errors import InputError
 from derivcheck.fd.steps import (
@@ -203,3 +204,15 @@ def sigma_along(
         set_point(float(j))
         values.append(float(f()))
     return sigma_from_values(values)
+
+
+def dot_and_abs_dot(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(sum a b, sum |a b|) of two flat arrays, in chunks through a reused scratch buffer
+    (no temporary the size of the arrays: they may be a 16M-entry weight matrix)."""
+    dot = spread = 0.0
+    for i in range(0, a.size, scratch.CHUNK):
+        x = a[i : i + scratch.CHUNK]
+        buf = np.multiply(x, b[i : i + scratch.CHUNK], out=scratch.buffer(x.size))
+        dot += float(buf.sum())
+        spread += float(np.abs(buf, out=buf).sum())
+    return dot, spread

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck.layers.entries import values_at
 from derivcheck.layers.report import TensorCheck, format_index
 
 
@@ -73,6 +74,20 @@ def diagnose(
     return None
 
 
+def _at(check: TensorCheck, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BACKWARD, NUMERIC and the tolerance (tol + 4 error) at the entries of ``mask``, in
+    row-major order, read without making a directional check's sparse arrays dense (three
+    copies of a 16M-entry weight matrix for the handful of entries it compared)."""
+    assert check.analytic is not None
+    flat = np.flatnonzero(mask)
+    a = np.asarray(check.analytic, dtype=np.float64).reshape(-1)[flat]
+    n = values_at(check, "numeric", flat)
+    tol = np.nan_to_num(values_at(check, "tol", flat), nan=0.0) + 4 * np.nan_to_num(
+        values_at(check, "error", flat), nan=0.0
+    )
+    return a, n, tol
+
+
 def _difference(check: TensorCheck) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """BACKWARD - NUMERIC, its tolerance, and the usable entries (checked, not at a kink)."""
     assert check.analytic is not None
@@ -108,9 +123,9 @@ def diagnose_same_for_every_sample(check: TensorCheck) -> str | None:
     """BACKWARD - NUMERIC does not depend on the sample: a batch-wide term is off."""
     if check.analytic is None or check.analytic.ndim < 2 or check.shape[0] < 2:
         return None
-    diff, tol, use = _difference(check)
-    if not np.all(use):
+    if not np.all(check.checked & ~check.kink):  # (before any dense array is read)
         return None
+    diff, tol, _ = _difference(check)
     typical = np.median(diff, axis=0, keepdims=True)
     if not np.all(np.abs(diff - typical) <= 2 * tol) or np.all(np.abs(typical) <= tol):
         return None
@@ -123,11 +138,13 @@ def diagnose_same_for_every_sample(check: TensorCheck) -> str | None:
 
 def diagnose_where_numeric_zero(check: TensorCheck) -> str | None:
     """Wrong only where the output does not depend on the entry at all."""
-    _, tol, use = _difference(check)
+    use = check.checked & ~check.kink
     bad = check.mismatch
-    n = np.nan_to_num(check.numeric)
-    zero = np.abs(n) <= tol
-    if not np.any(bad) or not np.all(zero[bad]) or np.count_nonzero(zero & use) == use.sum():
+    if not np.any(bad):
+        return None
+    _, n, tol = _at(check, use)  # every bad entry is a used one
+    zero = np.abs(np.nan_to_num(n)) <= tol
+    if not np.all(zero[bad[use]]) or np.count_nonzero(zero) == zero.size:
         return None
     return (
         f"Diagnosis: {check.name} is wrong only where the numeric gradient is 0 "
@@ -186,8 +203,7 @@ def diagnose_small_relative(check: TensorCheck) -> str | None:
     bad = check.mismatch
     if not np.any(bad):
         return None
-    a = np.asarray(check.analytic, dtype=np.float64)[bad]
-    n = check.numeric[bad]
+    a, n, _ = _at(check, bad)
     scale = np.maximum(np.abs(n), 1e-300)
     rel = np.abs(a - n) / scale
     worst = float(np.max(rel))
@@ -211,9 +227,7 @@ def _diagnose(
 ) -> str | None:
     assert check.analytic is not None
     use = check.checked & ~check.kink
-    a = np.asarray(check.analytic, dtype=np.float64)[use]
-    n = check.numeric[use]
-    tol = np.nan_to_num(check.tol[use], nan=0.0) + 4 * np.nan_to_num(check.error[use], nan=0.0)
+    a, n, tol = _at(check, use)
     if a.size == 0:
         return None
     # a constant ratio everywhere: the sign, the batch size, a factor of 2

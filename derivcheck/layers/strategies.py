@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from derivcheck import _scratch as scratch
 from derivcheck import fd
 from derivcheck.fd import steps
 from derivcheck.fd.probes import estimates_along
+from derivcheck.fd.stencil import dot_and_abs_dot
 from derivcheck.layers import compress, entries
 from derivcheck.layers import report as msg
 from derivcheck.layers.adapters import Tensor
@@ -32,17 +32,6 @@ from derivcheck.layers.state import entry_index
 #: |g|^2 within which the Cauchy-Schwarz bound is computed from it (no overflow to inf, no
 #: underflow into subnormal numbers); otherwise sum |g d| itself
 _NORM_SAFE = (1e-280, 1e280)
-
-
-def _dot_and_spread(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """(sum a b, sum |a b|) in one pass of chunks through a reused scratch buffer."""
-    dot = spread = 0.0
-    for i in range(0, a.size, scratch.CHUNK):
-        x = a[i : i + scratch.CHUNK]
-        buf = np.multiply(x, b[i : i + scratch.CHUNK], out=scratch.buffer(x.size))
-        dot += float(buf.sum())
-        spread += float(np.abs(buf, out=buf).sum())
-    return dot, spread
 
 
 class Strategies(CheckBase):
@@ -317,6 +306,7 @@ class Strategies(CheckBase):
                     verdicts.append("kink" if any(k for _, k, _ in alone) else "ok")
         else:
             verdicts = ["ok"] * len(group)
+        del failing  # (a copy of a whole direction each: not needed past the verdicts)
         f0 = f_point  # f at the point, as the probes evaluated it (every array put back)
         if f0 is None:
             f0 = float(self.probe())
@@ -359,11 +349,14 @@ class Strategies(CheckBase):
         probes over the whole tensor; only then may a diagnosis say that every other entry
         matches (group testing stops at 10 entries, and drops a range whose halves agree)."""
         wrong = np.flatnonzero(check.mismatch)
-        corrected = grad.astype(np.float64, copy=True).reshape(-1)
-        corrected[wrong] = entries.values_at(check, "numeric", wrong)
-        own = [self.rng.standard_normal(array.size) for _ in range(JOINT_PROBES)]
-        results, _, _ = self._probes([array], [corrected], own, sigma, f0)
-        return not any(disagrees or kink for disagrees, kink, _ in results)
+        replace = (wrong, entries.values_at(check, "numeric", wrong))
+        d = np.empty(array.size)  # one direction at a time, in one buffer
+        for _ in range(JOINT_PROBES):
+            self.rng.standard_normal(out=d)
+            (result,), _, _ = self._probes([array], [grad], [d], sigma, f0, replace=replace)
+            if result[0] or result[1]:  # disagrees, or straddles a kink: not explained
+                return False
+        return True
 
     def _probes(
         self,
@@ -372,17 +365,25 @@ class Strategies(CheckBase):
         directions: list[np.ndarray],
         sigma: float | None,
         f0: float | None = None,
+        replace: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[list[tuple[bool, bool, float]], float | None, float]:
         """Directional probes of ``arrays``, each direction flat over all of them end to
         end: for each, (disagrees, straddles a kink, disagreement / tolerance); the noise
         (``sigma``, else measured once when the rounding floor alone does not settle a
         probe, else None); and ``f()`` at the point (``f0`` when given: evaluated once for
-        all the probes)."""
+        all the probes).  ``replace=(flat positions, values)``: probe the first gradient
+        with those entries replaced (no copy of it is made)."""
 
         backups = [self._start_values(a) for a in arrays]
         expectations = []
         flats = [g.reshape(-1) for g in grads]
         squares = [self._square(g) for g in flats]
+        if replace is not None:
+            where, values = replace
+            old = flats[0][where].astype(np.float64)
+            squares[0] = max(
+                0.0, squares[0] - float(np.dot(old, old)) + float(np.dot(values, values))
+            )
         for d in directions:
             expected = 0.0
             # the scale of the rounding in ``expected`` itself, sum |g| |d|: bounded by
@@ -398,9 +399,15 @@ class Strategies(CheckBase):
                     expected += float(np.dot(g, part))
                     spread += math.sqrt(gg * float(np.dot(part, part)))
                 else:
-                    dot, abs_dot = _dot_and_spread(g, part)
+                    dot, abs_dot = dot_and_abs_dot(g, part)
                     expected += dot
                     spread += abs_dot
+            if replace is not None:  # the replaced entries' share, exchanged (the
+                # Cauchy-Schwarz bound already used the replaced |g|^2; sum |g d| did not)
+                d_at = d[where]
+                expected += float(np.dot(values - old, d_at))
+                if not _NORM_SAFE[0] < squares[0] < _NORM_SAFE[1]:
+                    spread += float(np.dot(np.abs(values) - np.abs(old), np.abs(d_at)))
             expectations.append((expected, spread))
         ests = estimates_along(
             self.probe, arrays, directions, self.eps, None, sigma, backups=backups, f0=f0,
@@ -469,7 +476,10 @@ class Strategies(CheckBase):
         """Indices of the wrong entries of one tensor found by group testing, shape (k, ndim)."""
 
         found = self._counted(
-            lambda f: fd.localise(f, [array], [grad], eps=self.eps, seed=self.seed, noise=sigma)
+            lambda f: fd.localise(
+                f, [array], [grad], eps=self.eps, seed=self.seed, noise=sigma,
+                backups=[self._start_values(array)],
+            )
         )
         return np.array([list(index) for _, index in found], dtype=np.intp).reshape(-1, array.ndim)
 

@@ -566,6 +566,21 @@ def test_localise_finds_the_planted_index(n_in, n_out):
     assert found == [(1, (n_in - 3, n_out // 2))]
 
 
+def test_localise_puts_the_arrays_back_from_the_backups_given():
+    f, arrays, analytics = planted(64, 32, where=(61, 16))
+    before = [a.copy() for a in arrays]
+    backups = [a.copy() for a in arrays]
+    found = g.localise(f, arrays, analytics, eps=F64, seed=0, backups=backups)
+    assert found == g.localise(f, arrays, analytics, eps=F64, seed=0) == [(1, (61, 16))]
+    for a, b, backup in zip(arrays, before, backups, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(backup, b)  # read, never written
+    with pytest.raises(InputError, match="`backups`"):
+        g.localise(f, arrays, analytics, eps=F64, backups=backups[:1])
+    with pytest.raises(InputError, match="`backups`"):
+        g.localise(f, arrays, analytics, eps=F64, backups=[b.astype(np.float32) for b in backups])
+
+
 def test_localise_finds_several_and_nothing_when_right():
     f, arrays, analytics = planted(16, 8, factor=1.0)
     assert g.localise(f, arrays, analytics, eps=F64) == []
