@@ -44,8 +44,8 @@ import numpy as np
 
 from derivcheck import _validate
 from derivcheck.errors import InputError
+from derivcheck.layers import entries, state, stepcurve
 from derivcheck.layers import report as msg
-from derivcheck.layers import state, stepcurve
 from derivcheck.layers.adapters import (
     RANDOM_SEED,
     CheckFailed,
@@ -350,7 +350,7 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
             return
         try:
             self.step_curve = stepcurve.curve_of(
-                self.probe, t.array, first, float(check.tol[first.index]), self.eps
+                self.probe, t.array, first, float(entries.at(check, "tol", first.index)), self.eps
             )
         finally:
             self._put_back_all()
@@ -380,9 +380,9 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
                     tensor=check.name,
                     index=index,
                     analytic=float(check.analytic[index]),
-                    numeric=float(check.numeric[index]),
+                    numeric=float(entries.at(check, "numeric", index)),
                     symbolic=None if check.symbolic is None else float(check.symbolic[index]),
-                    error=float(check.error[index]),
+                    error=float(entries.at(check, "error", index)),
                     kind="mismatch",
                 )
             )

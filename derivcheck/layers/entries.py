@@ -81,3 +81,28 @@ def values_at(obj: Any, name: str, flat: np.ndarray) -> np.ndarray:
             where = {int(p): v for p, v in zip(positions.tolist(), values.tolist(), strict=True)}
             out[hit] = [where[int(p)] for p in flat[hit].tolist()]
     return out
+
+
+def at(obj: Any, name: str, where: Any) -> np.ndarray:
+    """``getattr(obj, name)[where]`` for a boolean mask of the tensor's shape (row-major
+    order) or one index tuple, without making a sparse array dense."""
+    value = obj.__dict__["_" + name]
+    if not isinstance(value, Sparse):
+        return np.asarray(value)[where]
+    if isinstance(where, np.ndarray) and where.dtype == bool:
+        return values_at(obj, name, np.flatnonzero(where))
+    flat = np.ravel_multi_index(where, value.shape) if value.shape else 0
+    return values_at(obj, name, np.array([flat]))[0]
+
+
+def mismatch_values(check: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``|analytic - reference|``, ``|reference|`` and ``tol`` at a tensor check's
+    mismatched entries (row-major), without making its sparse arrays dense."""
+    mask = check.mismatch
+    tol = at(check, "tol", mask)
+    if check.reference == "symbolic" and check.symbolic is not None:  # (small: dense)
+        ref = check.reference_values[mask]
+    else:
+        ref = at(check, "numeric", mask)
+    a = np.asarray(check.analytic, dtype=np.float64)[mask]
+    return np.abs(a - ref), np.abs(ref), tol

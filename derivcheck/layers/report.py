@@ -384,8 +384,7 @@ class TensorCheck:
         idx = np.argwhere(self.mismatch)
         if len(idx) == 0:
             return []
-        diff = self.abs_diff[self.mismatch]
-        tol = self.tol[self.mismatch]
+        diff, _, tol = entries.mismatch_values(self)
         with np.errstate(divide="ignore", invalid="ignore"):
             score = np.where(tol > 0, diff / tol, diff)
         score = np.nan_to_num(score, nan=0.0, posinf=np.inf)
@@ -436,15 +435,14 @@ class TensorCheck:
         assert self.analytic is not None
         for index in worst:
             a = float(self.analytic[index])
-            num = float(self.numeric[index])
+            num = float(entries.at(self, "numeric", index))
             sa, sn = _fmt_pair(a, num)
-            err = _fmt_err(float(self.error[index]))
+            err = _fmt_err(float(entries.at(self, "error", index)))
             line = f" {format_index(self.name, index)}: {sa} ({self.label}), {sn} (NUMERIC ±{err})"
             if self.symbolic is not None and not math.isnan(float(self.symbolic[index])):
                 line += f", {_fmt_pair(a, float(self.symbolic[index]))[1]} (SYMBOLIC)"
             lines.append(line)
-        diff = self.abs_diff[self.mismatch]
-        ref = np.abs(self.reference_values[self.mismatch])
+        diff, ref, _ = entries.mismatch_values(self)
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.where(ref > 0, diff / ref, np.inf)
         lines.append(f"Max absolute difference among violations: {float(np.max(diff)):.8g}")

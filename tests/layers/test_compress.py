@@ -304,6 +304,31 @@ def test_directional_reports_keep_per_entry_arrays_sparse_until_read():
     assert rep.ok, str(rep)
 
 
+def test_a_failed_directional_report_keeps_its_arrays_sparse():
+    """Diagnoses, the failures list and the report's text read only the compared entries:
+    a failed check of a large tensor does not make three dense copies of it."""
+    from derivcheck.examples.book import Layer_Dense
+    from derivcheck.layers.entries import Sparse
+
+    class OneWrongWeight(Layer_Dense):
+        def backward(self, dvalues):
+            super().backward(dvalues)
+            self.dweights[217, 93] *= 1.01
+
+    np.random.seed(0)
+    rep = check_layer(OneWrongWeight(300, 200), np.random.randn(8, 300), mode="directional")
+    text = str(rep)
+    t = rep.tensors["dweights"]
+    for name in ("numeric", "error", "tol"):
+        assert isinstance(t.__dict__["_" + name], Sparse), name
+    assert [(f.tensor, f.index) for f in rep.failures] == [("dweights", (217, 93))]
+    failure = rep.failures[0]
+    assert failure.numeric == t.numeric[217, 93] and failure.error == t.error[217, 93]
+    assert "dweights[217, 93]" in text and "only dweights[217, 93] is wrong" in text
+    dense_text = str(rep)  # the same report once the arrays are dense
+    assert dense_text == text
+
+
 def test_sparse_entries_match_dense_assignment():
     from derivcheck.layers.entries import Sparse, values_at
 
