@@ -254,7 +254,8 @@ class Strategies(CheckBase):
         """Gaussian probes over every entry of every tensor of ``group`` at once; only when
         one disagrees, probes per tensor and localisation of the wrong entries.
 
-        The noise of the probe is measured once and shared by every engine call.  A probe
+        The noise of the probe is measured at most once, when the rounding floor alone
+        does not settle a comparison, and shared by every engine call after.  A probe
         that straddles a kink decides nothing: the tensors it leaves open get a larger
         sample of entries checked one by one.  Failures are recorded only at the end, so
         a rerun one tensor at a time (see :meth:`_guarded`) does not repeat them.
@@ -295,6 +296,7 @@ class Strategies(CheckBase):
                 ratios.append(ratio)
             if all(v == "ok" for v in verdicts):  # shares each within tolerance: the worst
                 verdicts[int(np.argmax(ratios))] = "fail"
+            del direction, d
         elif kinky:  # fresh probes of each tensor alone: a kink may lie in one tensor only
             verdicts = []
             for arr, grad in zip(arrays, grads, strict=True):
