@@ -12,7 +12,7 @@ import numpy as np
 
 from derivcheck import fd
 from derivcheck.fd import steps
-from derivcheck.fd.probes import estimates_along
+from derivcheck.fd.probes import estimates_along, quarter_turn
 from derivcheck.fd.stencil import dot_and_abs_dot
 from derivcheck.layers import compress, entries
 from derivcheck.layers import report as msg
@@ -271,7 +271,10 @@ class Strategies(CheckBase):
         f_point = self.f_point
         d = np.empty(total)  # one buffer for every probe's direction (a copy kept if it fails)
         for k in range(JOINT_PROBES):
-            self.rng.standard_normal(out=d)
+            if k % 2:  # the last direction turned: Gaussian, and independent as a probe
+                quarter_turn(d, self.rng)
+            else:
+                self.rng.standard_normal(out=d)
             (result,), sigma, f_point = self._probes(arrays, grads, [d], sigma, f_point)
             results.append(result)
             if result[0]:
@@ -353,8 +356,11 @@ class Strategies(CheckBase):
         wrong = np.flatnonzero(check.mismatch)
         replace = (wrong, entries.values_at(check, "numeric", wrong))
         d = np.empty(array.size)  # one direction at a time, in one buffer
-        for _ in range(JOINT_PROBES):
-            self.rng.standard_normal(out=d)
+        for k in range(JOINT_PROBES):
+            if k % 2:
+                quarter_turn(d, self.rng)
+            else:
+                self.rng.standard_normal(out=d)
             (result,), _, _ = self._probes([array], [grad], [d], sigma, f0, replace=replace)
             if result[0] or result[1]:  # disagrees, or straddles a kink: not explained
                 return False
