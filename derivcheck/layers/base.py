@@ -33,6 +33,8 @@ FALLBACK_ENTRIES = 32
 SYMBOLIC_LIMIT = 500
 #: Wrong entries per tensor listed in ``LayerReport.failures``.
 MAX_FAILURES_PER_TENSOR = 100
+#: "nothing here" where None is a value (a forward may return None)
+NONE: Any = object()
 PROBE_SALT = 0x6463  # mixed into the seed of every probe direction; see _Check.__init__
 
 
@@ -113,6 +115,9 @@ class CheckBase:
         )
         self.dtype = str(x.dtype) if x.dtype.kind == "f" else "float64"
         self.first_output: np.ndarray = np.zeros(0)
+        #: what the first forward returned, while the layer is as a forward at the point
+        #: leaves it (a forward that draws nothing): the first backward follows it directly
+        self.first_returned: Any = NONE
         # tensors checked by Jacobian compression (layers.compress), and the probe's terms
         self.structures: dict[str, Any] = {}
         self.blocks: Callable[[], np.ndarray] | None = None

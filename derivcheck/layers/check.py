@@ -214,6 +214,8 @@ class _LayerCheck(Contracts, Strategies, SymbolicReference):
         if ad.reseed_global or ad.generators:
             self.notes.append(msg.msg_randomness())
         self._classify(returned)
+        if not (ad.reseed_global or ad.generators):  # no draws: a rerun would be this call
+            self.first_returned = returned
 
         # parameters: arrays forward reads but does not rebind
         params = [

@@ -19,7 +19,7 @@ from derivcheck.layers.adapters import (
     read_gradients,
     stale_gradients,
 )
-from derivcheck.layers.base import CheckBase
+from derivcheck.layers.base import NONE, CheckBase
 from derivcheck.layers.state import count_changed, put_back, same_bits
 
 
@@ -78,9 +78,12 @@ class Contracts(CheckBase):
                 raise CheckFailed
 
     def _backward_once(self, tensors: list[Tensor]) -> dict[str, Any]:
-        """Forward then backward at the unperturbed point; the gradients backward set."""
+        """Forward then backward at the unperturbed point; the gradients backward set.
+        The first forward serves when it drew no random numbers: nothing has run since."""
         ad, layer = self.adapter, self.layer
-        returned = self.call("forward", lambda: ad.forward_raw(self.x))
+        returned, self.first_returned = self.first_returned, NONE
+        if returned is NONE:
+            returned = self.call("forward", lambda: ad.forward_raw(self.x))
         # the probe at the point, before backward can touch the output (the directional
         # probes start from it instead of another forward)
         try:
@@ -202,10 +205,12 @@ class Contracts(CheckBase):
     def _check_linearity(self, tensors: list[Tensor]) -> None:
         """backward(2G) == 2 backward(G) (affine with a penalty: b(2G) - b(G) == b(G) - b(0)).
 
-        One extra backward for a correct layer (two with a penalty); only when the contract
-        fails is backward run again with the same G, to tell a backward that adds to a
-        stored gradient (``+=``, not repeatable) from one that is merely not linear.  The
-        comparisons run in chunks, so no float64 copy of a large gradient is made.
+        One extra backward for a correct layer (two with a penalty), the first straight
+        after the check's first backward.  Only when the contract fails is it examined
+        again after a forward at the point, and backward run again with the same G, to
+        tell a backward that adds to a stored gradient (``+=``, not repeatable) from one
+        that is merely not linear.  The comparisons run in chunks, so no float64 copy of a
+        large gradient is made.
         """
         ad = self.adapter
         assert ad.G is not None
@@ -213,19 +218,21 @@ class Contracts(CheckBase):
         if not live:
             return
         scales = [2.0, 0.0] if ad.penalty is not None else [2.0]
-        # one backward: its gradients are compared before anything else runs, so they are
-        # read in place (a copy of every gradient costs more than the comparison)
+        # one backward, straight after the first (the layer as that backward left it): its
+        # gradients are compared before anything else runs, so they are read in place (a
+        # copy of every gradient costs more than the comparison)
         kept = len(scales) > 1
-        results = self._scaled_backwards(live, scales, copy=kept)
+        results = self._scaled_backwards(live, scales, copy=kept, forward=False)
+        if results is not None and all(self._nonlinear_by(t, results) is None for t in live):
+            return
+        # examined again after a forward at the point (the first backward may have changed
+        # what backward reads), with copies kept for another backward below
+        results = self._scaled_backwards(live, scales)
         if results is None:
             return
         bad = [t for t in live if self._nonlinear_by(t, results) is not None]
         if not bad:
             return
-        if not kept:  # the failure is examined below, after another backward: keep copies
-            results = self._scaled_backwards(live, scales)
-            if results is None:
-                return
         again = self._scaled_backwards(bad, [1.0])
         for t in bad:
             assert t.grad is not None
@@ -244,18 +251,19 @@ class Contracts(CheckBase):
                 )
 
     def _scaled_backwards(
-        self, live: list[Tensor], scales: list[float], copy: bool = True
+        self, live: list[Tensor], scales: list[float], copy: bool = True, forward: bool = True
     ) -> list[dict[str, Any]] | None:
-        """The gradients of backward(scale * G) for each scale; None if one raises.
+        """The gradients of backward(scale * G) for each scale, each after a forward at the
+        point (``forward=False``: not before the first); None if one raises.
         ``copy=False``: the layer's own arrays, valid until its next backward."""
         ad = self.adapter
         G = ad.G
         assert G is not None
-        results = []
+        results: list[dict[str, Any]] = []
         for scale in scales:
             ad.G = (G * scale).astype(G.dtype)
             try:
-                grads = self._backward_silently(live, copy=copy)
+                grads = self._backward_silently(live, copy=copy, forward=forward or bool(results))
             finally:
                 ad.G = G
             if grads is None:
@@ -278,12 +286,14 @@ class Contracts(CheckBase):
         return _max_excess(g2, t.grad, None, 2.0)
 
     def _backward_silently(
-        self, tensors: list[Tensor], copy: bool = True
+        self, tensors: list[Tensor], copy: bool = True, forward: bool = True
     ) -> dict[str, Any] | None:
-        """Forward + backward(dvalues) without recording anything; None if either raises."""
+        """Forward (unless not ``forward``) + backward(dvalues) without recording anything;
+        None if either raises."""
         ad, attrs = self.adapter, vars(self.layer)
         try:
-            ad.forward_raw(self.x)
+            if forward:
+                ad.forward_raw(self.x)
             returned = ad.backward(ad.dvalues())
         except Exception:
             return None

@@ -94,3 +94,110 @@ def test_a_backward_that_changes_forward_state_is_still_caught():
     report = dc.check_layer(BatchNormBackwardTouchesStats(4), x)
     assert not report.ok
     assert "backward modified `running_mean` in place" in str(report)
+
+
+# --- a backward that uses up what forward cached ---------------------------------------------
+# The linearity contract's backward follows the check's first backward directly (no forward
+# between them); a backward that frees or rescales forward's cache must then be examined
+# again after a forward, not reported as non-linear.
+
+
+class DenseFreesCache:
+    """x @ W with a backward that drops the cached inputs (frees memory, as some do)."""
+
+    def __init__(self, n_in: int, n_out: int) -> None:
+        self.weights = 0.1 * np.random.default_rng(3).standard_normal((n_in, n_out))
+
+    def forward(self, inputs: np.ndarray) -> None:
+        self.cache = inputs
+        self.output = inputs @ self.weights
+
+    def backward(self, dvalues: np.ndarray) -> None:
+        inputs, self.cache = self.cache, None  # a second backward without forward raises
+        self.dweights = inputs.T @ dvalues
+        self.dinputs = dvalues @ self.weights.T
+
+
+class TanhScalesCache:
+    """tanh, whose backward turns the cached output into 1 - y^2 in place (right once)."""
+
+    def forward(self, inputs: np.ndarray) -> None:
+        self.output = np.tanh(inputs)
+        self.slope = self.output.copy()
+
+    def backward(self, dvalues: np.ndarray) -> None:
+        np.square(self.slope, out=self.slope)
+        np.subtract(1.0, self.slope, out=self.slope)  # a second backward squares again
+        self.dinputs = dvalues * self.slope
+
+
+def _twice_without_forward_differs(layer, x: np.ndarray) -> bool:
+    """The layers above really do give a wrong (or no) second backward without a forward."""
+    g = np.random.default_rng(5).standard_normal(np.shape(layer.forward(x) or layer.output))
+    layer.forward(x)
+    layer.backward(g)
+    first = layer.dinputs.copy()
+    try:
+        layer.backward(g)
+    except Exception:
+        return True
+    return not np.allclose(layer.dinputs, first)
+
+
+@pytest.mark.parametrize("make", [lambda: DenseFreesCache(5, 3), TanhScalesCache])
+@pytest.mark.parametrize("mode", ["full", "directional"])
+def test_a_backward_that_uses_up_forwards_cache_is_not_called_nonlinear(make, mode):
+    x = np.random.default_rng(4).normal(size=(4, 5))
+    assert _twice_without_forward_differs(make(), x)
+    layer = make()
+    report = dc.check_layer(layer, x, mode=mode)
+    assert report.ok, str(report)
+
+
+class TanhScalesCacheWrongly(TanhScalesCache):
+    def backward(self, dvalues: np.ndarray) -> None:
+        super().backward(dvalues)
+        self.dinputs = self.dinputs + 0.1  # affine, not linear, in dvalues
+
+
+def test_a_nonlinear_backward_that_uses_up_the_cache_is_still_called_nonlinear():
+    x = np.random.default_rng(4).normal(size=(4, 5))
+    report = dc.check_layer(TanhScalesCacheWrongly(), x)
+    assert not report.ok
+    assert any(f.kind == "nonlinear" for f in report.failures), str(report)
+
+
+class CountsCalls:
+    """Dense whose forward and backward log their order (a module-level list: the check
+    puts the layer's own attributes back)."""
+
+    def __init__(self, draws: bool) -> None:
+        self.weights = 0.1 * np.random.default_rng(3).standard_normal((5, 3))
+        self.draws = draws
+
+    def forward(self, inputs: np.ndarray) -> None:
+        CALL_LOG.append("forward")
+        scale = 1.0 + 0.0 * np.random.rand() if self.draws else 1.0  # draws, changes nothing
+        self.inputs = inputs
+        self.output = scale * (inputs @ self.weights)
+
+    def backward(self, dvalues: np.ndarray) -> None:
+        CALL_LOG.append("backward")
+        self.dweights = self.inputs.T @ dvalues
+        self.dinputs = dvalues @ self.weights.T
+
+
+CALL_LOG: list[str] = []
+
+
+@pytest.mark.parametrize("draws", [False, True])
+def test_the_first_backward_follows_the_first_forward_unless_forward_draws(draws):
+    x = np.random.default_rng(4).normal(size=(4, 5))
+    CALL_LOG.clear()
+    report = dc.check_layer(CountsCalls(draws), x, mode="directional")
+    assert report.ok, str(report)
+    first_backward = CALL_LOG.index("backward")
+    # a forward that draws gets a reseeded forward before backward, as every probe does
+    assert first_backward == (2 if draws else 1)
+    # the linearity contract's backward follows straight on (the same forward's state)
+    assert CALL_LOG[first_backward + 1] == "backward"
