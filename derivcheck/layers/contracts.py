@@ -82,7 +82,8 @@ class Contracts(CheckBase):
         The first forward serves when it drew no random numbers: nothing has run since."""
         ad, layer = self.adapter, self.layer
         returned, self.first_returned = self.first_returned, NONE
-        if returned is NONE:
+        forwarded = returned is NONE  # else nothing has run since the copies were taken
+        if forwarded:
             returned = self.call("forward", lambda: ad.forward_raw(self.x))
         # the probe at the point, before backward can touch the output (the directional
         # probes start from it instead of another forward)
@@ -94,7 +95,9 @@ class Contracts(CheckBase):
         # counter) is forward state, not a backward fault: compare against after forward
         # (the start values themselves when forward left them alone: no copy)
         after_forward = {
-            name: saved if same_bits(getattr(layer, name), saved) else getattr(layer, name).copy()
+            name: saved
+            if not forwarded or same_bits(getattr(layer, name), saved)
+            else getattr(layer, name).copy()
             for name, saved in self.param_copies.items()
         }
         dvalues = ad.dvalues()
