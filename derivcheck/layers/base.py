@@ -118,6 +118,8 @@ class CheckBase:
         #: what the first forward returned, while the layer is as a forward at the point
         #: leaves it (a forward that draws nothing): the first backward follows it directly
         self.first_returned: Any = NONE
+        #: the first backward changed none of the arrays it was given or read
+        self.backward_clean = False
         # tensors checked by Jacobian compression (layers.compress), and the probe's terms
         self.structures: dict[str, Any] = {}
         self.blocks: Callable[[], np.ndarray] | None = None

@@ -81,6 +81,7 @@ class Contracts(CheckBase):
         """Forward then backward at the unperturbed point; the gradients backward set.
         The first forward serves when it drew no random numbers: nothing has run since."""
         ad, layer = self.adapter, self.layer
+        failures = len(self.failures)
         returned, self.first_returned = self.first_returned, NONE
         forwarded = returned is NONE  # else nothing has run since the copies were taken
         if forwarded:
@@ -132,6 +133,7 @@ class Contracts(CheckBase):
                 self.fail(name, "mutation", msg.msg_mutation("backward", f"`{name}`", n, arr.size))
             if n or after_forward[name] is not saved:  # else its bits are saved's already
                 put_back(arr, saved)  # the values the check started from, whoever changed them
+        self.backward_clean = len(self.failures) == failures  # it changed nothing it read
         return grads
 
     def _check_gradients(self, tensors: list[Tensor], grads: dict[str, Any]) -> None:
@@ -301,7 +303,8 @@ class Contracts(CheckBase):
         except Exception:
             return None
         finally:
-            self._put_back_all()
+            if forward or not self.backward_clean:  # (a backward alone that changed
+                self._put_back_all()  # nothing the first time has nothing to put back)
         return read_gradients(attrs, tensors, returned, {}, copy=copy)
 
 
