@@ -20,7 +20,8 @@ from derivcheck.layers.state import put_back
 #: by Jacobian compression (and the whole check is estimated to fit its time budget).
 FULL_CHECK_LIMIT = 20_000
 #: Gaussian directional probes, each over every entry of every tensor at once, in the
-#: directional strategy (a tensor is probed on its own only when one of them disagrees).
+#: directional strategy (a tensor is probed on its own only when one of them disagrees);
+#: every second direction is the one before turned a quarter (``fd.probes.quarter_turn``).
 JOINT_PROBES = 2
 #: Entries per tensor sampled and checked one by one in the directional strategy, for
 #: entry-level numbers in the report: the probes already cover every entry, and a wrong

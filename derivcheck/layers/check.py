@@ -442,9 +442,10 @@ def check_layer(
     mode : {"auto", "full", "directional"}
         ``"full"`` checks every entry.  ``"directional"`` checks
         :data:`JOINT_PROBES` Gaussian directional probes, each over every entry
-        of every tensor at once, plus a seeded sample of :data:`SAMPLED_ENTRIES`
-        entry per tensor one by one (the probe's noise is measured at most once, when the
-        rounding floor alone does not settle them); only when a probe
+        of every tensor at once (the second along the first turned a quarter in each
+        pair of entries: independent of it as a probe), plus a seeded sample of
+        :data:`SAMPLED_ENTRIES` entry per tensor one by one (the probe's noise is measured
+        at most once, when the rounding floor alone does not settle them); only when a probe
         disagrees are the tensors probed separately and the wrong entries
         localised (a tensor whose probes straddle a kink gets
         :data:`FALLBACK_ENTRIES` sampled entries instead).  A full check groups
