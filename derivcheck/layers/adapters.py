@@ -354,7 +354,9 @@ def stale_gradients(
 ) -> dict[str, Any]:
     """What every place a gradient may be stored holds before a backward: the array and a
     copy of its values (``saved(array)``, the snapshot's copy, when it has one: a stale
-    134 MB ``dweights`` is not copied again)."""
+    134 MB ``dweights`` is not copied again, nor compared with it: only forward has run
+    since it was taken, and the copy is read only if backward leaves the same array in
+    place)."""
 
     def values(a: np.ndarray) -> np.ndarray:
         copy = saved(a) if saved is not None else None

@@ -79,9 +79,10 @@ class Snapshot:
             else:
                 self._visit(value, depth + 1, seen)
 
-    def saved_copy(self, array: np.ndarray) -> np.ndarray | None:
+    def saved_copy(self, array: np.ndarray, verify: bool = True) -> np.ndarray | None:
         """The copy taken of ``array`` (by identity) when the snapshot was made, if any: a
-        check reuses it instead of copying a large parameter once more."""
+        check reuses it instead of copying a large parameter once more.  ``verify``: only
+        while ``array`` still holds the same bits (else the copy as it is)."""
         if self._by_id is None:
             self._by_id = {
                 id(attrs[k]): (attrs[k], saved)
@@ -92,7 +93,7 @@ class Snapshot:
                 for k, saved in arrays.items():
                     self._by_id[id(entries[k])] = (entries[k], saved)
         found = self._by_id.get(id(array))
-        if found is None or found[0] is not array or not same_bits(array, found[1]):
+        if found is None or found[0] is not array or (verify and not same_bits(array, found[1])):
             return None
         return found[1]
 

@@ -201,3 +201,35 @@ def test_the_first_backward_follows_the_first_forward_unless_forward_draws(draws
     assert first_backward == (2 if draws else 1)
     # the linearity contract's backward follows straight on (the same forward's state)
     assert CALL_LOG[first_backward + 1] == "backward"
+
+
+class DenseZeroesGradsInForward:
+    """Gradient buffers allocated once, zeroed by forward and accumulated by backward (the
+    ``zero_grad`` then ``+=`` pattern of optimiser code): right after each forward."""
+
+    def __init__(self, n_in: int, n_out: int) -> None:
+        self.weights = 0.1 * np.random.default_rng(3).standard_normal((n_in, n_out))
+        self.dweights = np.zeros_like(self.weights)
+
+    def forward(self, inputs: np.ndarray) -> None:
+        self.dweights[...] = 0.0
+        self.inputs = inputs
+        self.output = inputs @ self.weights
+
+    def backward(self, dvalues: np.ndarray) -> None:
+        self.dweights += self.inputs.T @ dvalues
+        self.dinputs = dvalues @ self.weights.T
+
+
+@pytest.mark.parametrize("mode", ["full", "directional"])
+@pytest.mark.parametrize("warm", [False, True])
+def test_gradients_zeroed_in_forward_and_accumulated_in_backward_pass(mode, warm):
+    x = np.random.default_rng(4).normal(size=(4, 5))
+    layer = DenseZeroesGradsInForward(5, 3)
+    if warm:  # the user's own forward and backward ran first: the buffer holds a gradient
+        layer.forward(x)
+        layer.backward(np.ones((4, 3)))
+    before = layer.dweights.copy()
+    report = dc.check_layer(layer, x, mode=mode)
+    assert report.ok, str(report)
+    np.testing.assert_array_equal(layer.dweights, before)  # the buffer as it was found
