@@ -205,17 +205,19 @@ class Perturber:
 
 
 def direction_step(perturber: Perturber, parts: list[tuple[int, int, int, int]],
-                    d: np.ndarray, eta: float) -> float:
+                    d: np.ndarray, eta: float,
+                    squares: Sequence[float] | None = None) -> float:
     """t such that the entries of each array move by about ``eta * max(1, rms|x|)``.
 
     The array whose entries are smallest against the direction sets the step, as
     the per-entry rule would: 0.01-sized weights beside 10-sized inputs must not
-    be moved by 0.05.
+    be moved by 0.05.  ``squares``: ``|d|^2`` over each whole array (by position), when
+    the caller has them (``parts`` must then cover whole arrays).
     """
     t = math.inf
     for pos, s, e, off in parts:
         dseg = d[off : off + e - s]
-        d2 = float(np.dot(dseg, dseg))
+        d2 = float(np.dot(dseg, dseg)) if squares is None else squares[pos]
         if d2 > 0.0:
             x_rms = perturber.x_rms(pos, s, e)
             t = min(t, eta * max(1.0, x_rms) / math.sqrt(d2 / dseg.size))
@@ -234,8 +236,10 @@ def probe(
     sigma: float,
     levels: int,
     attempts: int = _LADDER,
+    t0: float | None = None,
 ) -> tuple[float, float, bool, int, float]:
     """Directional estimate along ``d`` on ``parts``: (value, error, kink, nfev, t).
+    ``t0``: the first step, when the caller has it (else :func:`direction_step`'s).
 
     ``attempts=1``: the first step only (``levels == 1``: one central difference and
     its cheap bound, rounding ``2 noise / t`` plus the gap's curvature guess).
@@ -248,7 +252,8 @@ def probe(
     like a kink the step is divided by 4, up to 3 times; the estimate with
     the smallest error that is not a kink is kept.
     """
-    t0 = direction_step(perturber, parts, d, eta)
+    if t0 is None:
+        t0 = direction_step(perturber, parts, d, eta)
     segments = perturber.segments(parts, d)
     best: tuple[float, float, bool, float] | None = None
     nfev = 0
@@ -422,10 +427,12 @@ def estimates_along(
     f0: float | None = None,
     targets: Sequence[float] | None = None,
     rms_cache: dict[tuple[int, int, int], tuple[np.ndarray, float]] | None = None,
+    squares: Sequence[Sequence[float]] | None = None,
 ) -> list[DirectionalEstimate]:
     """:func:`directional_derivatives` on validated arguments: each direction already
     flattened end to end over ``arrs`` (callers on the hot path build it that way, which
     saves a copy of every direction).  ``f0``: ``f()`` at the point, when known.
+    ``squares``: for each direction, ``|d|^2`` over each array's part, when known.
 
     ``targets``: the backward's value along each direction.  As for an entry, a plain
     central difference that agrees with it within the cheap bound (rounding plus a
@@ -442,11 +449,10 @@ def estimates_along(
     nfev = 1
     out = []
 
-    def measure(direction: np.ndarray) -> float:
+    def measure(direction: np.ndarray, t: float) -> float:
         nonlocal nfev
         assert f0 is not None
         nfev += NOISE_POINTS
-        t = direction_step(perturber, parts, direction, eta)
         return sigma_direction(f, perturber, parts, direction, t, f0)
 
     try:
@@ -455,16 +461,20 @@ def estimates_along(
         else:
             nfev = 0
         for j, direction in enumerate(directions):
+            t0 = direction_step(
+                perturber, parts, direction, eta, None if squares is None else squares[j]
+            )
             if targets is not None:
                 # with no noise given, first under the rounding floor alone (sigma 0): a
                 # smaller bound than any measured noise gives, so what it settles is settled
                 settled = False
                 for floor_only in (True, False) if sigma is None else (False,):
                     if not floor_only and sigma is None:
-                        sigma = measure(direction)
+                        sigma = measure(direction, t0)
                     value, error, _, n, t = probe(
                         f, perturber, parts, direction, f0, eta, eps_f, scale_f,
                         0.0 if floor_only or sigma is None else sigma, levels=1, attempts=1,
+                        t0=t0,
                     )
                     nfev += n
                     settled = abs(value - targets[j]) <= error
@@ -476,9 +486,9 @@ def estimates_along(
                     nfev = 0
                     continue
             if sigma is None:
-                sigma = measure(direction)
+                sigma = measure(direction, t0)
             value, error, kink, n, t = probe(
-                f, perturber, parts, direction, f0, eta, eps_f, scale_f, sigma, levels=3
+                f, perturber, parts, direction, f0, eta, eps_f, scale_f, sigma, levels=3, t0=t0
             )
             out.append(DirectionalEstimate(value, error, kink, nfev + n, t, sigma, f0))
             nfev = 0

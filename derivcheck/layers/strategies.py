@@ -392,8 +392,10 @@ class Strategies(CheckBase):
             squares[0] = max(
                 0.0, squares[0] - float(np.dot(old, old)) + float(np.dot(values, values))
             )
+        norms: list[list[float]] = []  # |d|^2 over each array, for the probe's step as well
         for d in directions:
             expected = 0.0
+            norms.append([])
             # the scale of the rounding in ``expected`` itself, sum |g| |d|: bounded by
             # |g| |d| per tensor (Cauchy-Schwarz, from BLAS dots; the sum itself takes two
             # passes more over every entry, for a term 1e-15 of the tolerance in float64),
@@ -403,9 +405,11 @@ class Strategies(CheckBase):
             for g, gg in zip(flats, squares, strict=True):
                 part = d[start : start + g.size]
                 start += g.size
+                dd = float(np.dot(part, part))
+                norms[-1].append(dd)
                 if _NORM_SAFE[0] < gg < _NORM_SAFE[1]:
                     expected += float(np.dot(g, part))
-                    spread += math.sqrt(gg * float(np.dot(part, part)))
+                    spread += math.sqrt(gg * dd)
                 else:
                     dot, abs_dot = dot_and_abs_dot(g, part)
                     expected += dot
@@ -419,7 +423,7 @@ class Strategies(CheckBase):
             expectations.append((expected, spread))
         ests = estimates_along(
             self.probe, arrays, directions, self.eps, None, sigma, backups=backups, f0=f0,
-            targets=[e for e, _ in expectations], rms_cache=self.rms_cache,
+            targets=[e for e, _ in expectations], rms_cache=self.rms_cache, squares=norms,
         )
         results = []
         for est, (expected, spread) in zip(ests, expectations, strict=True):
