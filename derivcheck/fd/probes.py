@@ -432,7 +432,7 @@ def estimates_along(
     """:func:`directional_derivatives` on validated arguments: each direction already
     flattened end to end over ``arrs`` (callers on the hot path build it that way, which
     saves a copy of every direction).  ``f0``: ``f()`` at the point, when known.
-    ``squares``: for each direction, ``|d|^2`` over each array's part, when known.
+    ``squares``: for each direction, ``|d|^2`` over each array, when known.
 
     ``targets``: the backward's value along each direction.  As for an entry, a plain
     central difference that agrees with it within the cheap bound (rounding plus a

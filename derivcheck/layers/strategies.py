@@ -271,10 +271,7 @@ class Strategies(CheckBase):
         f_point = self.f_point
         d = np.empty(total)  # one buffer for every probe's direction (a copy kept if it fails)
         for k in range(JOINT_PROBES):
-            if k % 2:  # the last direction turned: Gaussian, and independent as a probe
-                quarter_turn(d, self.rng)
-            else:
-                self.rng.standard_normal(out=d)
+            self._direction(d, k)
             (result,), sigma, f_point = self._probes(arrays, grads, [d], sigma, f_point)
             results.append(result)
             if result[0]:
@@ -340,6 +337,14 @@ class Strategies(CheckBase):
         for name in unlocalised:
             self.fail(name, "mismatch", msg.msg_probe_unlocalised(name))
 
+    def _direction(self, d: np.ndarray, k: int) -> None:
+        """The ``k``-th probe direction of a series, into ``d``: a Gaussian draw, every
+        second one the last turned a quarter (as Gaussian, and independent as a probe)."""
+        if k % 2:
+            quarter_turn(d, self.rng)
+        else:
+            self.rng.standard_normal(out=d)
+
     def _directional_progress(self, stage: str, done: int) -> None:
         """A directional step's progress, short of the end (the check reports that)."""
         if done < self.progress_total:
@@ -357,10 +362,7 @@ class Strategies(CheckBase):
         replace = (wrong, entries.values_at(check, "numeric", wrong))
         d = np.empty(array.size)  # one direction at a time, in one buffer
         for k in range(JOINT_PROBES):
-            if k % 2:
-                quarter_turn(d, self.rng)
-            else:
-                self.rng.standard_normal(out=d)
+            self._direction(d, k)
             (result,), _, _ = self._probes([array], [grad], [d], sigma, f0, replace=replace)
             if result[0] or result[1]:  # disagrees, or straddles a kink: not explained
                 return False
